@@ -1,0 +1,69 @@
+"""Settings, read from the environment or a `.env` file; nothing is read at import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8765
+MAX_BODY_BYTES = 1024 * 1024  # the API refuses larger request bodies with 413
+
+
+def default_home() -> Path:
+    """The data folder when MEMVAULT_HOME is not set: `$XDG_DATA_HOME/memvault`."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "memvault"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every setting memvault reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Field names ("home", "port") stay usable as overrides in code; case sensitivity keeps
+        # them from being read out of unrelated variables such as $HOME.
+        populate_by_name=True,
+        case_sensitive=True,
+    )
+
+    home: Path = Field(default_factory=default_home, validation_alias=_env("MEMVAULT_HOME"))
+    host: str = Field(default="127.0.0.1", validation_alias=_env("MEMVAULT_HOST"))
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, validation_alias=_env("MEMVAULT_PORT"))
+    api_token: SecretStr | None = Field(default=None, validation_alias=_env("MEMVAULT_API_TOKEN"))
+    project: str | None = Field(default=None, validation_alias=_env("MEMVAULT_PROJECT"))
+    log_level: str = Field(default="INFO", validation_alias=_env("MEMVAULT_LOG_LEVEL"))
+
+    neo4j_uri: str = Field(default="bolt://127.0.0.1:7687", validation_alias=_env("NEO4J_URI"))
+    neo4j_user: str = Field(default="neo4j", validation_alias=_env("NEO4J_USER"))
+    neo4j_password: SecretStr | None = Field(default=None, validation_alias=_env("NEO4J_PASSWORD"))
+    neo4j_database: str = Field(default="neo4j", validation_alias=_env("NEO4J_DATABASE"))
+
+    webhook_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("MEMORY_WEBHOOK_TOKEN")
+    )
+    ollama_url: str = Field(default="http://127.0.0.1:11434", validation_alias=_env("OLLAMA_URL"))
+    ollama_embed_model: str = Field(
+        default="nomic-embed-text", validation_alias=_env("OLLAMA_EMBED_MODEL")
+    )
+    n8n_webhook_url: str | None = Field(default=None, validation_alias=_env("N8N_WEBHOOK_URL"))
+    archon_mcp_url: str | None = Field(default=None, validation_alias=_env("ARCHON_MCP_URL"))
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file of the local store."""
+        return self.home / "memvault.db"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment and `.env`, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,293 @@
+"""The vocabulary: memories, their sync bookkeeping, sessions and projects.
+
+Validation lives here, once; every face (API, CLI, MCP, hooks) gets the same rules and the same
+messages, each naming the field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+MAX_CONTENT_CHARS = 50_000
+MAX_TAGS = 50
+MAX_TAG_CHARS = 64
+
+
+class MemoryType(StrEnum):
+    """What kind of knowledge a memory holds."""
+
+    EPISODIC = "episodic"  # something that happened
+    SEMANTIC = "semantic"  # a fact
+    PROCEDURAL = "procedural"  # how to do something
+    STRATEGIC = "strategic"  # a decision or direction
+
+
+class Scope(StrEnum):
+    """Where a memory surfaces: in its own project, or everywhere."""
+
+    PROJECT = "project"
+    GLOBAL = "global"
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+    QUEUED = "queued"
+    CONFLICT = "conflict"
+
+
+class SyncDirection(StrEnum):
+    LOCAL_TO_REMOTE = "local_to_remote"
+    REMOTE_TO_LOCAL = "remote_to_local"
+
+
+class SyncResult(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    PARTIAL = "partial"
+    QUEUED = "queued"
+
+
+class Operation(StrEnum):
+    """The kind of change an outbox entry carries."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a timezone offset, e.g. 2026-01-31T12:00:00Z")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+
+
+def content_hash(content: str) -> str:
+    """SHA-256 of the content's UTF-8 bytes, hex; used to compare local and remote copies."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _normalise_tags(tags: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for raw in tags:
+        tag = raw.strip().lower()
+        if not tag:
+            raise ValueError("tags must not be empty strings")
+        if len(tag) > MAX_TAG_CHARS:
+            raise ValueError(f"each tag must be at most {MAX_TAG_CHARS} characters")
+        seen.setdefault(tag, None)
+    if len(seen) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags are allowed")
+    return list(seen)
+
+
+Content = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS)]
+Importance = Annotated[float, Field(ge=0.0, le=1.0)]
+Tags = Annotated[list[str], AfterValidator(_normalise_tags)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/\\]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class MemoryCreate(_Strict):
+    """What a caller supplies to store a new memory."""
+
+    content: Content
+    memory_type: MemoryType = MemoryType.SEMANTIC
+    importance: Importance = 0.5
+    tags: Tags = Field(default_factory=list)
+    project_id: Identifier | None = None
+    session_id: Identifier | None = None
+    task_id: Identifier | None = None
+    scope: Scope = Scope.PROJECT
+    source: str | None = Field(default=None, max_length=200)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content must contain more than whitespace")
+        return value
+
+
+class MemoryUpdate(_Strict):
+    """A partial change to a memory; fields left out keep their value."""
+
+    content: Content | None = None
+    memory_type: MemoryType | None = None
+    importance: Importance | None = None
+    tags: Tags | None = None
+    task_id: Identifier | None = None
+    scope: Scope | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("content must contain more than whitespace")
+        return value
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MemoryUpdate:
+        if not self.model_fields_set:
+            raise ValueError("an update must set at least one field")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller set, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class Memory(BaseModel):
+    """A stored memory with its sync bookkeeping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    content: Content
+    memory_type: MemoryType
+    importance: Importance = 0.5
+    tags: Tags = Field(default_factory=list)
+    project_id: str | None = None
+    session_id: str | None = None
+    task_id: str | None = None
+    scope: Scope = Scope.PROJECT
+    source: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    deleted_at: UtcDatetime | None = None
+    sync_version: int = Field(default=1, ge=1)
+    sync_status: SyncStatus = SyncStatus.PENDING
+    synced_at: UtcDatetime | None = None
+    remote_id: str | None = None
+    content_hash: str
+    embedding: list[float] | None = None
+    embedding_model: str | None = None
+    embedding_dim: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _embedding_consistent(self) -> Memory:
+        if self.embedding is not None and self.embedding_dim != len(self.embedding):
+            raise ValueError("embedding_dim must equal the length of embedding")
+        return self
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MemoryFilter(_Strict):
+    """Filters shared by list and search; every one is optional."""
+
+    project_id: str | None = None
+    session_id: str | None = None
+    memory_type: MemoryType | None = None
+    tags: Tags = Field(default_factory=list)
+    since: UtcDatetime | None = None
+    until: UtcDatetime | None = None
+    include_deleted: bool = False
+    limit: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> MemoryFilter:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be later than until")
+        return self
+
+
+class SearchHit(BaseModel):
+    """A memory found by a search, with its relevance score (higher is better)."""
+
+    memory: Memory
+    score: float
+
+
+class SyncQueueItem(BaseModel):
+    """One outbox entry: a change waiting to reach the replica."""
+
+    id: int
+    event_id: UUID
+    memory_id: UUID
+    operation: Operation
+    sync_version: int = Field(ge=1)
+    payload: dict[str, Any]
+    created_at: UtcDatetime
+    retry_count: int = Field(default=0, ge=0)
+    next_retry_at: UtcDatetime | None = None
+    last_error: str | None = None
+
+
+class SyncEvent(BaseModel):
+    """The audit record of one sync operation (invariant 7)."""
+
+    id: UUID
+    direction: SyncDirection
+    result: SyncResult
+    count: int = Field(ge=0)
+    memory_ids: list[UUID] = Field(default_factory=list)
+    duration_ms: float = Field(ge=0)
+    retries: int = Field(default=0, ge=0)
+    error: str | None = None
+    created_at: UtcDatetime
+
+
+class Session(BaseModel):
+    id: Identifier
+    project_id: str | None = None
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None = None
+    summary: str | None = None
+    memory_count: int = Field(default=0, ge=0)
+    agent: str | None = None
+
+
+class Project(BaseModel):
+    id: Identifier
+    name: str
+    description: str | None = None
+    created_at: UtcDatetime
+
+
+class Stats(BaseModel):
+    """Counts over the local store."""
+
+    total: int
+    deleted: int
+    by_type: dict[str, int]
+    by_project: dict[str, int]
+    pending_sync: int
+    last_write_at: datetime | None
+
+
+def describe_errors(error: ValidationError) -> list[dict[str, str]]:
+    """Field-level messages for a validation error: `[{"field": "importance", "message": …}]`."""
+    described = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"].removeprefix("Value error, ")
+        described.append({"field": field, "message": message})
+    return described
