@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # `MEMVAULT_HOME=` in .env means "use the default"
         # Field names ("home", "port") stay usable as overrides in code; case sensitivity keeps
         # them from being read out of unrelated variables such as $HOME.
         populate_by_name=True,

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -144,6 +145,15 @@ class MemoryUpdate(_Strict):
     task_id: Identifier | None = None
     scope: Scope | None = None
 
+    @field_validator("content", "memory_type", "importance", "tags", "scope", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # None would mean "keep" for a left-out field but "erase" for an explicit null; these
+        # fields cannot be erased, so an explicit null is an input error, not a crash later.
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep its value")
+        return value
+
     @field_validator("content")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
@@ -212,11 +222,14 @@ class MemoryFilter(_Strict):
     include_deleted: bool = False
     limit: int = Field(default=20, ge=1, le=1000)
 
-    @model_validator(mode="after")
-    def _range_ordered(self) -> MemoryFilter:
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since must not be later than until")
-        return self
+    @field_validator("until")
+    @classmethod
+    def _range_ordered(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field validator (not a model one) so the error names the field to fix.
+        since = info.data.get("since")
+        if value is not None and since is not None and since > value:
+            raise ValueError("until must not be earlier than since")
+        return value
 
 
 class SearchHit(BaseModel):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from memvault.errors import NotFoundError
+from memvault.errors import NotFoundError, StoreError
 from memvault.models import (
     Memory,
     MemoryFilter,
@@ -54,9 +54,19 @@ class LocalStore:
 
     @classmethod
     def open(cls, path: Path) -> LocalStore:
-        """Open the store at `path`, creating it and applying pending migrations."""
-        conn = connect(path)
-        migrate(conn)
+        """Open the store at `path`, creating it and applying pending migrations.
+
+        Raises StoreError when the file exists but is not a usable SQLite database.
+        """
+        try:
+            conn = connect(path)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        try:
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot prepare the store at {path}: {exc}") from exc
         return cls(conn, path)
 
     def close(self) -> None:

@@ -1,0 +1,49 @@
+"""The composition root of the HTTP API: `create_app(settings)` builds everything it needs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from memvault import __version__
+from memvault.api import routes_memories, routes_status
+from memvault.api.errors import install_error_handlers
+from memvault.api.limits import BodySizeLimitMiddleware
+from memvault.api.security import BearerTokenMiddleware
+from memvault.config import MAX_BODY_BYTES, Settings
+from memvault.runtime import open_service
+from memvault.service import MemoryService
+
+
+def create_app(settings: Settings, service: MemoryService | None = None) -> FastAPI:
+    """The API over `service`; without one, open the store from settings and close it on exit."""
+    owned = service is None
+    active = open_service(settings) if service is None else service
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                active.store.close()
+
+    app = FastAPI(
+        title="memvault",
+        version=__version__,
+        description="The memory layer AI coding agents cannot destroy.",
+        lifespan=lifespan,
+    )
+    app.state.service = active
+    install_error_handlers(app)
+    app.include_router(routes_memories.router)
+    app.include_router(routes_status.router)
+
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if token:
+        app.add_middleware(BearerTokenMiddleware, token=token)
+    # Added last, so it runs first: an oversized body is refused before anything else.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    return app

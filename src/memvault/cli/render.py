@@ -1,0 +1,20 @@
+"""Output for programs: plain JSON on stdout. Tables for people are in `tables` (rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from memvault.models import Memory
+
+
+def emit_json(data: Any) -> None:
+    """Write `data` as JSON to stdout; this is the only thing a --json command prints there."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def memory_json(memory: Memory, *, with_embedding: bool = False) -> dict[str, Any]:
+    """A memory as JSON-ready data; the embedding vector only when asked (it is long)."""
+    return memory.model_dump(mode="json", exclude=None if with_embedding else {"embedding"})

@@ -1,0 +1,80 @@
+"""Versioned, idempotent schema of the Neo4j replica: constraints and indexes.
+
+Each version is a list of `IF NOT EXISTS` statements, so running setup again (or from two
+machines at once) is harmless; applied versions are recorded as `(:SchemaMigration)` nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memvault.remote.neo4j import Neo4jReplica
+
+DEFAULT_VECTOR_DIMENSIONS = 384  # all-MiniLM-L6-v2, the embedded default model
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def schema_versions(vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS) -> list[SchemaVersion]:
+    """Every schema version, in order. The vector index is sized to the embedding model."""
+    if not 1 <= vector_dimensions <= 4096:
+        raise ValueError("vector_dimensions must be between 1 and 4096")
+    return [
+        SchemaVersion(
+            1,
+            "constraints_and_indexes",
+            (
+                # MERGE without a uniqueness constraint can create duplicates under concurrency.
+                "CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (n:Memory) REQUIRE n.id IS UNIQUE",
+                "CREATE CONSTRAINT memory_version_key IF NOT EXISTS "
+                "FOR (n:MemoryVersion) REQUIRE n.key IS UNIQUE",
+                "CREATE CONSTRAINT session_id IF NOT EXISTS FOR (n:Session) REQUIRE n.id IS UNIQUE",
+                "CREATE CONSTRAINT project_id IF NOT EXISTS FOR (n:Project) REQUIRE n.id IS UNIQUE",
+                "CREATE CONSTRAINT task_id IF NOT EXISTS FOR (n:Task) REQUIRE n.id IS UNIQUE",
+                "CREATE FULLTEXT INDEX memory_content IF NOT EXISTS "
+                "FOR (n:Memory) ON EACH [n.content]",
+                "CREATE VECTOR INDEX memory_embedding IF NOT EXISTS FOR (n:Memory) ON n.embedding "
+                f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(vector_dimensions)}, "
+                "`vector.similarity_function`: 'cosine'}}",
+                "CREATE INDEX memory_project IF NOT EXISTS FOR (n:Memory) ON (n.project_id)",
+                "CREATE INDEX memory_type IF NOT EXISTS FOR (n:Memory) ON (n.memory_type)",
+                "CREATE INDEX memory_created IF NOT EXISTS FOR (n:Memory) ON (n.created_at)",
+                "CREATE INDEX memory_updated IF NOT EXISTS FOR (n:Memory) ON (n.updated_at)",
+                "CREATE INDEX session_project IF NOT EXISTS FOR (n:Session) ON (n.project_id)",
+                "CREATE INDEX session_started IF NOT EXISTS FOR (n:Session) ON (n.started_at)",
+            ),
+        ),
+    ]
+
+
+async def applied_schema_versions(replica: Neo4jReplica) -> list[int]:
+    """Versions recorded in the replica, ascending."""
+    rows = await replica.read("MATCH (s:SchemaMigration) RETURN s.version AS v ORDER BY v")
+    return [int(row["v"]) for row in rows]
+
+
+async def init_schema(
+    replica: Neo4jReplica, vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS
+) -> list[int]:
+    """Create every constraint and index that is missing; returns the versions newly recorded."""
+    done = set(await applied_schema_versions(replica))
+    recorded = []
+    for version in schema_versions(vector_dimensions):
+        # Statements run even for recorded versions: IF NOT EXISTS makes that free, and it
+        # repairs an index someone dropped by hand.
+        for statement in version.statements:
+            await replica.write(statement)
+        if version.version not in done:
+            await replica.write(
+                "MERGE (s:SchemaMigration {version: $version}) "
+                "ON CREATE SET s.name = $name, s.applied_at = datetime()",
+                version=version.version,
+                name=version.name,
+            )
+            recorded.append(version.version)
+    return recorded
