@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed
+# here (Python deps into .venv, Neo4j jars into ~/.m2 via Maven), never assumed on the machine.
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+NEO4J   := tools/neo4j-server/neo4j-server
+PYTHON  ?= python3
+
+.PHONY: setup run test lint typecheck unit neo4j-start neo4j-stop bench clean
+
+$(BIN)/memvault: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## setup: Python environment and the Neo4j launcher, built once
+setup: $(BIN)/memvault
+	$(NEO4J) build
+
+.env:
+	cp .env.example .env
+	@echo "created .env from .env.example; edit it to change settings"
+
+## run: start the local Neo4j replica, prepare its schema, serve the API on 127.0.0.1:8765
+run: setup .env
+	set -a && . ./.env && set +a && $(NEO4J) start \
+	  && $(BIN)/memvault neo4j init-schema && exec $(BIN)/memvault serve
+
+## test: every gate CI runs: lint, format, types, and the whole test suite (real Neo4j)
+test: setup lint typecheck
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+unit: $(BIN)/memvault
+	$(BIN)/pytest tests/unit
+
+neo4j-start: setup .env
+	set -a && . ./.env && set +a && $(NEO4J) start
+
+neo4j-stop:
+	$(NEO4J) stop
+
+## bench: print the benchmark figures recorded in docs/benchmarks.md
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
