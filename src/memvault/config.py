@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     neo4j_user: str = Field(default="neo4j", validation_alias=_env("NEO4J_USER"))
     neo4j_password: SecretStr | None = Field(default=None, validation_alias=_env("NEO4J_PASSWORD"))
     neo4j_database: str = Field(default="neo4j", validation_alias=_env("NEO4J_DATABASE"))
+    neo4j_launcher: Path | None = Field(
+        default=None, validation_alias=_env("MEMVAULT_NEO4J_LAUNCHER")
+    )
+    vector_dimensions: int = Field(
+        default=384, ge=1, le=4096, validation_alias=_env("MEMVAULT_VECTOR_DIMENSIONS")
+    )
 
     webhook_token: SecretStr | None = Field(
         default=None, validation_alias=_env("MEMORY_WEBHOOK_TOKEN")

@@ -6,8 +6,10 @@ machines at once) is harmless; applied versions are recorded as `(:SchemaMigrati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from memvault.config import Settings
 from memvault.remote.neo4j import Neo4jReplica
 
 DEFAULT_VECTOR_DIMENSIONS = 384  # all-MiniLM-L6-v2, the embedded default model
@@ -78,3 +80,52 @@ async def init_schema(
             )
             recorded.append(version.version)
     return recorded
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    """What `init-schema` found and did."""
+
+    uri: str
+    server_version: str
+    newly_recorded: list[int]
+    versions: list[int]
+    constraints: list[str]
+    indexes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        done = (
+            f"applied version(s) {', '.join(map(str, self.newly_recorded))}"
+            if self.newly_recorded
+            else "already up to date"
+        )
+        return (
+            f"Neo4j {self.server_version} at {self.uri}: schema {done}; "
+            f"{len(self.constraints)} constraints, {len(self.indexes)} indexes"
+        )
+
+
+async def setup_schema(settings: Settings, vector_dimensions: int) -> SchemaReport:
+    """Connect with the configured credentials, run init_schema, and report the result."""
+    replica = Neo4jReplica.from_settings(settings)
+    try:
+        version = await replica.ping()
+        recorded = await init_schema(replica, vector_dimensions)
+        constraints = await replica.read("SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name")
+        indexes = await replica.read(
+            "SHOW INDEXES YIELD name, owningConstraint WHERE owningConstraint IS NULL "
+            "RETURN name ORDER BY name"
+        )
+        return SchemaReport(
+            uri=settings.neo4j_uri,
+            server_version=version,
+            newly_recorded=recorded,
+            versions=await applied_schema_versions(replica),
+            constraints=[row["name"] for row in constraints],
+            indexes=[row["name"] for row in indexes],
+        )
+    finally:
+        await replica.close()
