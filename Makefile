@@ -48,7 +48,7 @@ neo4j-stop:
 	$(NEO4J) stop
 
 ## bench: print the benchmark figures recorded in docs/benchmarks.md
-bench: setup
+bench: $(BIN)/memvault
 	$(BIN)/python bench/run_all.py
 
 clean:

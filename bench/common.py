@@ -85,7 +85,7 @@ class Report:
             verdict = "met" if lat.p50 <= target_p50_ms else "MISSED"
             target = f"  [target p50 <= {target_p50_ms:g} ms: {verdict}]"
         print(
-            f"{name:<38} n={lat.count:<6} p50={lat.p50:8.3f} ms  p90={lat.p90:8.3f} ms  "
+            f"{name:<42} n={lat.count:<6} p50={lat.p50:8.3f} ms  p90={lat.p90:8.3f} ms  "
             f"p99={lat.p99:8.3f} ms  max={lat.max:8.3f} ms  mean={lat.mean:8.3f} ms{target}",
             flush=True,
         )
@@ -95,7 +95,7 @@ class Report:
 
     def value(self, name: str, value: float, unit: str) -> None:
         """Record and print a single number (throughput, a load time, a file size)."""
-        print(f"{name:<38} {value:,.2f} {unit}", flush=True)
+        print(f"{name:<42} {value:,.2f} {unit}", flush=True)
         self.figures.append({"name": name, "value": value, "unit": unit})
 
     def write_json(self, path: Path, benchmark: str, params: dict[str, Any]) -> None:
@@ -361,7 +361,7 @@ class Corpus:
         }
 
     def query(self) -> tuple[str, str, dict[str, Any]]:
-        """A keyword query: (kind, text of 1–3 corpus words, filters for search())."""
+        """A keyword query: (kind, text of 1-3 corpus words, filters for search())."""
         rng = self._rng
         text = " ".join(rng.sample(self.vocabulary, rng.randint(1, 3)))
         roll = rng.random()

@@ -1,0 +1,41 @@
+"""Run every benchmark at its default size; this is what `make bench` calls.
+
+    .venv/bin/python bench/run_all.py [--large] [--json PATH]
+
+`--large` adds the recall benchmark over 100,000 memories (about a minute more here).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import bench_recall
+import bench_remember
+from common import base_parser, machine
+
+
+def main() -> None:
+    """Run the benchmarks one after another, then print the total time."""
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true", help="also recall over 100,000 memories")
+    args = parser.parse_args()
+    seed = ["--seed", str(args.seed)]
+    started = time.perf_counter()
+    reports = {"remember": bench_remember.main(seed)}
+    print()
+    sizes = ["10000", "100000"] if args.large else ["10000"]
+    reports["recall"] = bench_recall.main([*seed, "--size", *sizes])
+    print(f"\nall benchmarks finished in {time.perf_counter() - started:.1f} s")
+    if args.json:
+        document = {
+            "machine": machine(),
+            "seed": args.seed,
+            "figures": {name: report.figures for name, report in reports.items()},
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
