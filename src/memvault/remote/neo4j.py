@@ -33,6 +33,8 @@ class Neo4jReplica:
             auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
             connection_timeout=CONNECT_TIMEOUT_S,
             connection_acquisition_timeout=CONNECT_TIMEOUT_S * 2,
+            # Schema probes on an empty graph raise "label does not exist" notices; they are noise.
+            notifications_min_severity="OFF",
         )
         return cls(driver, settings.neo4j_database)
 
