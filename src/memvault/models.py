@@ -191,6 +191,7 @@ class Memory(BaseModel):
     updated_at: UtcDatetime
     deleted_at: UtcDatetime | None = None
     sync_version: int = Field(default=1, ge=1)
+    event_id: UUID | None = None  # the change that produced this version
     sync_status: SyncStatus = SyncStatus.PENDING
     synced_at: UtcDatetime | None = None
     remote_id: str | None = None
@@ -208,6 +209,13 @@ class Memory(BaseModel):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    def version_key(self) -> tuple[int, datetime, str]:
+        """Last-write-wins order: higher sync_version, then later updated_at, then event id.
+
+        Every replica compares versions by this key, so all of them pick the same winner.
+        """
+        return (self.sync_version, self.updated_at, str(self.event_id or ""))
 
 
 class MemoryFilter(_Strict):
@@ -252,6 +260,7 @@ class SyncQueueItem(BaseModel):
     retry_count: int = Field(default=0, ge=0)
     next_retry_at: UtcDatetime | None = None
     last_error: str | None = None
+    held_reason: str | None = None  # set while quarantined: kept, not sent
 
 
 class SyncEvent(BaseModel):

@@ -73,6 +73,7 @@ class MemoryService:
             created_at=now,
             updated_at=now,
             sync_version=1,
+            event_id=uuid4(),
             sync_status=SyncStatus.PENDING,
             content_hash=content_hash(request.content),
         )
@@ -96,6 +97,7 @@ class MemoryService:
             merged.update(
                 updated_at=now,
                 sync_version=current.sync_version + 1,
+                event_id=uuid4(),
                 sync_status=SyncStatus.PENDING,
                 content_hash=content_hash(merged["content"]),
             )
@@ -116,6 +118,7 @@ class MemoryService:
                     "deleted_at": now,
                     "updated_at": now,
                     "sync_version": current.sync_version + 1,
+                    "event_id": uuid4(),
                     "sync_status": SyncStatus.PENDING,
                 }
             )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from memvault.remote.neo4j import Neo4jReplica
+from memvault.remote.schema import init_schema
 
 from .neo4j_server import Neo4jServer, start_server
 
@@ -21,3 +25,20 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServ
 @pytest.fixture
 def neo4j_home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+@pytest.fixture
+def empty_replica(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
+    """The session's Neo4j with its graph wiped (schema kept) before the test."""
+    settings = neo4j_server.settings(Path("/nonexistent"))
+
+    async def wipe() -> None:
+        replica = Neo4jReplica.from_settings(settings)
+        try:
+            await replica.write("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
+            await init_schema(replica)
+        finally:
+            await replica.close()
+
+    asyncio.run(wipe())
+    yield neo4j_server

@@ -23,6 +23,7 @@ import pytest
 
 from memvault import health
 from memvault.config import Settings
+from memvault.store.migrate import available_migrations
 from memvault.health import CheckResult
 from memvault.service import MemoryService
 
@@ -128,7 +129,8 @@ def test_store_is_ok_on_a_fresh_store_and_counts_memories(
     fresh = health.check_store(settings.store_path)
     assert fresh.ok
     assert fresh.required
-    assert "schema 1/1" in fresh.detail
+    latest = max(m.version for m in available_migrations())
+    assert f"schema {latest}/{latest}" in fresh.detail
     assert "integrity ok" in fresh.detail
     assert "0 memories" in fresh.detail
 

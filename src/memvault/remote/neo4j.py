@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase
@@ -12,6 +13,20 @@ from neo4j import exceptions as neo4j_errors
 
 from memvault.config import Settings
 from memvault.errors import RejectedError, UnavailableError
+from memvault.models import Memory, Project, Session, SyncStatus, utc_now
+from memvault.remote import cypher
+from memvault.remote.protocol import (
+    ApplyOutcome,
+    Change,
+    ExportFilter,
+    Fingerprint,
+    RemoteChange,
+)
+from memvault.store.rows import to_db_time
+
+# Local bookkeeping that means nothing on the replica.
+_LOCAL_ONLY = frozenset({"sync_status", "synced_at", "remote_id"})
+_TIME_FIELDS = ("created_at", "updated_at", "deleted_at")
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -63,6 +78,114 @@ class Neo4jReplica:
         async with translated_errors():
             result = await self._driver.execute_query(query, params, database_=self.database)
         return [record.data() for record in result.records]
+
+    # -- the Replica protocol ---------------------------------------------------------------------
+
+    async def apply(self, changes: Sequence[Change]) -> list[ApplyOutcome]:
+        """Record every version and advance heads, in one transaction (see cypher.py)."""
+        if not changes:
+            return []
+        versions = [_change_param(change) for change in changes]
+        newest: dict[UUID, Change] = {}
+        for change in changes:
+            held = newest.get(change.memory.id)
+            if held is None or change.memory.version_key() > held.memory.version_key():
+                newest[change.memory.id] = change
+        heads = [_change_param(change) for change in newest.values()]
+        now = to_db_time(utc_now())
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
+            await (await tx.run(cypher.RECORD_VERSIONS, versions=versions, now=now)).consume()
+            result = await tx.run(cypher.ADVANCE_HEADS, heads=heads, now=now)
+            return [record.data() async for record in result]
+
+        async with translated_errors(), self._driver.session(database=self.database) as session:
+            rows = await session.execute_write(work)
+        return [
+            ApplyOutcome(
+                memory_id=UUID(row["memory_id"]),
+                event_id=UUID(row["event_id"]),
+                applied=bool(row["applied"]),
+                remote_id=row["remote_id"],
+                head_version=int(row["head_version"]),
+                head_event_id=str(row["head_event_id"]),
+            )
+            for row in rows
+        ]
+
+    async def changes_since(self, cursor: int, limit: int) -> list[RemoteChange]:
+        rows = await self.read(cypher.CHANGES_SINCE, cursor=cursor, limit=limit)
+        return [
+            RemoteChange(
+                seq=int(row["m"]["remote_seq"]),
+                memory=memory_from_props(row["m"]),
+                origin=row["m"].get("origin"),
+            )
+            for row in rows
+        ]
+
+    async def export_heads(self, flt: ExportFilter, after_id: str, limit: int) -> list[Memory]:
+        rows = await self.read(
+            cypher.EXPORT_HEADS, **_export_params(flt), after_id=after_id, limit=limit
+        )
+        return [memory_from_props(row["m"]) for row in rows]
+
+    async def export_versions(self, memory_ids: Sequence[str]) -> list[Memory]:
+        rows = await self.read(cypher.EXPORT_VERSIONS, ids=list(memory_ids))
+        return [memory_from_props(row["v"]) for row in rows]
+
+    async def export_context(self) -> tuple[list[Session], list[Project]]:
+        sessions = await self.read(cypher.EXPORT_SESSIONS)
+        projects = await self.read(cypher.EXPORT_PROJECTS)
+        return (
+            [Session.model_validate(_known(row["s"], Session)) for row in sessions],
+            [Project.model_validate(_known(row["p"], Project)) for row in projects],
+        )
+
+    async def fingerprints(self, flt: ExportFilter) -> list[Fingerprint]:
+        rows = await self.read(cypher.FINGERPRINTS, **_export_params(flt), after_id="")
+        return [Fingerprint(row["id"], int(row["v"]), row["h"], bool(row["d"])) for row in rows]
+
+    async def memory_count(self) -> int:
+        rows = await self.read(cypher.MEMORY_COUNT)
+        return int(rows[0]["n"])
+
+
+def memory_props(memory: Memory) -> dict[str, Any]:
+    """A memory as Neo4j node properties: primitives and lists only, times as memvault strings."""
+    props = memory.model_dump(mode="json", exclude=set(_LOCAL_ONLY), exclude_none=True)
+    for field in _TIME_FIELDS:
+        value = getattr(memory, field)
+        if value is not None:
+            props[field] = to_db_time(value)
+    return props
+
+
+def memory_from_props(props: dict[str, Any]) -> Memory:
+    """A memory read from the replica (head or version), marked as synced."""
+    return Memory.model_validate({**_known(props, Memory), "sync_status": SyncStatus.SYNCED})
+
+
+def _known(
+    props: dict[str, Any], model: type[Memory] | type[Session] | type[Project]
+) -> dict[str, Any]:
+    return {key: value for key, value in props.items() if key in model.model_fields}
+
+
+def _change_param(change: Change) -> dict[str, Any]:
+    return {
+        "props": memory_props(change.memory),
+        "operation": change.operation.value,
+        "origin": change.origin,
+    }
+
+
+def _export_params(flt: ExportFilter) -> dict[str, Any]:
+    return {
+        "project_id": flt.project_id,
+        "since": to_db_time(flt.since) if flt.since else None,
+        "include_deleted": flt.include_deleted,
+    }
 
 
 @asynccontextmanager

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from memvault.errors import NotFoundError, StoreError
 from memvault.models import (
@@ -21,6 +20,7 @@ from memvault.models import (
 from memvault.store import queries
 from memvault.store.connection import connect, write_transaction
 from memvault.store.migrate import migrate
+from memvault.store.outbox import Outbox, enqueue
 from memvault.store.rows import (
     MEMORY_COLUMNS,
     MEMORY_FIELDS,
@@ -29,9 +29,16 @@ from memvault.store.rows import (
     memory_to_row,
     to_db_time,
 )
+from memvault.store.synclog import SyncLog
 
 _INSERT_MEMORY = (
     f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES ({', '.join(':' + f for f in MEMORY_FIELDS)})"
+)
+# An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the FTS delete trigger.
+_UPSERT_MEMORY = (
+    _INSERT_MEMORY
+    + " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in MEMORY_FIELDS if f != "id")
 )
 _UPDATE_MEMORY = (
     f"UPDATE memories SET {', '.join(f'{f} = :{f}' for f in MEMORY_FIELDS if f != 'id')}"
@@ -51,6 +58,8 @@ class LocalStore:
         self._conn = conn
         self._lock = threading.RLock()  # one connection, many threads: serialise its use
         self.path = path
+        self.outbox = Outbox(conn, self._lock)
+        self.synclog = SyncLog(conn, self._lock)
 
     @classmethod
     def open(cls, path: Path) -> LocalStore:
@@ -85,7 +94,8 @@ class LocalStore:
                     "UPDATE sessions SET memory_count = memory_count + 1 WHERE id = ?",
                     (memory.session_id,),
                 )
-            _enqueue(conn, memory, Operation.CREATE)
+            _add_version(conn, memory)
+            enqueue(conn, memory, Operation.CREATE)
 
     def mutate(
         self, memory_id: UUID, change: Callable[[Memory], Memory], operation: Operation
@@ -101,8 +111,21 @@ class LocalStore:
                 raise NotFoundError(f"memory {memory_id} not found")
             updated = change(current)
             conn.execute(_UPDATE_MEMORY, memory_to_row(updated))
-            _enqueue(conn, updated, operation)
+            _add_version(conn, updated)
+            enqueue(conn, updated, operation)
             return updated
+
+    def put_replicated(self, memories: Sequence[Memory], history: Sequence[Memory] = ()) -> None:
+        """Write versions that came from the replica: rows are inserted or replaced as given,
+        with no outbox entries (they are already remote); `history` adds older versions."""
+        if not memories and not history:
+            return
+        with self._lock, write_transaction(self._conn) as conn:
+            for memory in memories:
+                _ensure_context(conn, memory)
+            conn.executemany(_UPSERT_MEMORY, [memory_to_row(memory) for memory in memories])
+            for version in (*history, *memories):
+                _add_version(conn, version)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -161,6 +184,25 @@ class LocalStore:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM sync_queue").fetchone()[0])
 
+    def version_fingerprints(self) -> builtins.list[tuple[str, int, str, bool]]:
+        """(id, sync_version, content_hash, is_deleted) of every memory, ordered by id."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, sync_version, content_hash, deleted_at IS NOT NULL FROM memories"
+                " ORDER BY id"
+            ).fetchall()
+        return [(row[0], int(row[1]), row[2], bool(row[3])) for row in rows]
+
+    def versions(self, memory_id: UUID) -> builtins.list[Memory]:
+        """Every version this store holds of a memory, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM memory_versions WHERE memory_id = ?"
+                " ORDER BY sync_version, updated_at, event_id",
+                (str(memory_id),),
+            ).fetchall()
+        return [Memory.model_validate_json(row[0]) for row in rows]
+
 
 def _fetch(conn: sqlite3.Connection, memory_id: UUID) -> Memory | None:
     row = conn.execute(
@@ -185,17 +227,16 @@ def _ensure_context(conn: sqlite3.Connection, memory: Memory) -> None:
         )
 
 
-def _enqueue(conn: sqlite3.Connection, memory: Memory, operation: Operation) -> None:
-    """Add the outbox entry for this version of the memory (same transaction as the row)."""
+def _add_version(conn: sqlite3.Connection, memory: Memory) -> None:
+    """Keep this version in the local history (without its embedding vector)."""
     conn.execute(
-        "INSERT INTO sync_queue (event_id, memory_id, operation, sync_version, payload, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO memory_versions"
+        " (memory_id, sync_version, event_id, updated_at, payload) VALUES (?, ?, ?, ?, ?)",
         (
-            str(uuid4()),
             str(memory.id),
-            operation.value,
             memory.sync_version,
-            json.dumps(memory.model_dump(mode="json")),
+            str(memory.event_id or ""),
             to_db_time(memory.updated_at),
+            memory.model_dump_json(exclude={"embedding", "sync_status", "synced_at", "remote_id"}),
         ),
     )

@@ -37,6 +37,7 @@ MEMORY_FIELDS = (
     "id", "content", "memory_type", "importance", "tags", "project_id", "session_id", "task_id",
     "scope", "source", "created_at", "updated_at", "deleted_at", "sync_version", "sync_status",
     "synced_at", "remote_id", "content_hash", "embedding", "embedding_model", "embedding_dim",
+    "event_id",
 )  # fmt: skip
 MEMORY_COLUMNS = ", ".join(MEMORY_FIELDS)
 
@@ -64,6 +65,7 @@ def memory_to_row(memory: Memory) -> dict[str, Any]:
         "embedding": pack_embedding(memory.embedding),
         "embedding_model": memory.embedding_model,
         "embedding_dim": memory.embedding_dim,
+        "event_id": str(memory.event_id) if memory.event_id else None,
     }
 
 
