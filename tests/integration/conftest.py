@@ -28,7 +28,7 @@ def neo4j_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def empty_replica(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
+def empty_replica(neo4j_server: Neo4jServer) -> Neo4jServer:
     """The session's Neo4j with its graph wiped (schema kept) before the test."""
     settings = neo4j_server.settings(Path("/nonexistent"))
 
@@ -41,4 +41,4 @@ def empty_replica(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
             await replica.close()
 
     asyncio.run(wipe())
-    yield neo4j_server
+    return neo4j_server

@@ -23,9 +23,9 @@ import pytest
 
 from memvault import health
 from memvault.config import Settings
-from memvault.store.migrate import available_migrations
 from memvault.health import CheckResult
 from memvault.service import MemoryService
+from memvault.store.migrate import available_migrations
 
 
 @dataclass
