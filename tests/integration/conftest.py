@@ -35,7 +35,7 @@ def empty_replica(neo4j_server: Neo4jServer) -> Neo4jServer:
     async def wipe() -> None:
         replica = Neo4jReplica.from_settings(settings)
         try:
-            await replica.write("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
+            await replica.write("MATCH (n) DETACH DELETE n")
             await init_schema(replica)
         finally:
             await replica.close()
