@@ -4,59 +4,77 @@ Times are stored as memvault's fixed-width UTC ISO strings, so string order is t
 recovered copy is byte-for-byte the original.
 """
 
-# Every version becomes a MemoryVersion node (history is append-only; a replay merges onto the
-# same key). Embeddings stay on the head only: history keeps text and metadata.
-RECORD_VERSIONS = """
-UNWIND $versions AS c
-MERGE (m:Memory {id: c.props.id})
-MERGE (v:MemoryVersion {key: c.props.id + ':' + toString(c.props.sync_version) + ':'
-                              + c.props.event_id})
-ON CREATE SET v += c.props, v.embedding = null, v.memory_id = c.props.id,
-              v.operation = c.operation, v.origin = c.origin, v.recorded_at = $now
-MERGE (m)-[:HAS_VERSION]->(v)
+# Sessions, projects and tasks a batch refers to, merged once per batch (not once per memory).
+MERGE_PROJECTS = """
+UNWIND $projects AS x
+MERGE (p:Project {id: x.id})
+ON CREATE SET p.name = x.id, p.created_at = x.created_at
 """
 
-# Advance each memory's head when the change wins last-write-wins order: higher sync_version,
-# then later updated_at, then the larger event id. Each head that moves takes the next number of
-# the replica's change clock; the clock node's write lock serialises writers, so numbers commit in
-# order and a pull cursor never skips a change.
-ADVANCE_HEADS = """
+MERGE_SESSIONS = """
+UNWIND $sessions AS x
+MERGE (s:Session {id: x.id})
+ON CREATE SET s.project_id = x.project_id, s.started_at = x.started_at, s.agent = x.agent
+WITH s, x WHERE x.project_id IS NOT NULL
+MATCH (p:Project {id: x.project_id})
+MERGE (s)-[:PART_OF]->(p)
+"""
+
+MERGE_TASKS = "UNWIND $tasks AS id MERGE (:Task {id: id})"
+
+# One row per change, in outbox order. Every change becomes a MemoryVersion node (history is
+# append-only; a replay merges onto the same key and changes nothing). The head — the newest
+# change of each memory in the batch (c.head) — advances only when it wins last-write-wins
+# order: higher sync_version, then later updated_at, then the larger event id. Each head that
+# may move takes a number of the replica's change clock; the clock node's write lock serialises
+# writers, so numbers commit in order and a pull cursor never skips a change. A new memory
+# (sync_version 0 until its head is set) is linked to its session, project and task once.
+APPLY_CHANGES = """
 MERGE (clock:ReplicaClock {name: 'changes'})
 ON CREATE SET clock.seq = 0
 WITH clock, clock.seq AS base
-SET clock.seq = base + size($heads)
+SET clock.seq = base + size($changes)
 WITH base
-UNWIND range(0, size($heads) - 1) AS i
-WITH base, i, $heads[i] AS c
-MATCH (m:Memory {id: c.props.id})
-WITH base, i, c, m,
-     m.event_id IS NULL
-     OR c.props.sync_version > m.sync_version
-     OR (c.props.sync_version = m.sync_version
-         AND (c.props.updated_at > m.updated_at
-              OR (c.props.updated_at = m.updated_at AND c.props.event_id > m.event_id)))
+UNWIND range(0, size($changes) - 1) AS i
+WITH base, i, $changes[i] AS c
+MERGE (m:Memory {id: c.props.id})
+ON CREATE SET m.sync_version = 0
+MERGE (v:MemoryVersion {key: c.props.id + ':' + toString(c.props.sync_version) + ':'
+                              + c.props.event_id})
+ON CREATE SET v += c.props, v.embedding = null, v.memory_id = c.props.id,
+              v.operation = c.operation, v.origin = c.origin, v.recorded_at = $now,
+              v.unlinked = true
+WITH base, i, c, m, v, coalesce(v.unlinked, false) AS new_version,
+     c.head AND m.sync_version = 0 AS new_memory,
+     c.head AND (m.sync_version = 0
+       OR c.props.sync_version > m.sync_version
+       OR (c.props.sync_version = m.sync_version
+           AND (c.props.updated_at > m.updated_at
+                OR (c.props.updated_at = m.updated_at AND c.props.event_id > m.event_id))))
      AS newer
-CALL (m, c, newer, base, i) {
-  WITH * WHERE newer
+FOREACH (_ IN CASE WHEN new_version THEN [1] ELSE [] END |
+  CREATE (m)-[:HAS_VERSION]->(v)
+  REMOVE v.unlinked)
+FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
   SET m = c.props, m.operation = c.operation, m.origin = c.origin,
-      m.remote_seq = base + i + 1, m.replicated_at = $now
-  FOREACH (pid IN CASE WHEN c.props.project_id IS NULL THEN [] ELSE [c.props.project_id] END |
-    MERGE (p:Project {id: pid})
-    ON CREATE SET p.name = pid, p.created_at = c.props.created_at
-    MERGE (m)-[:TAGGED_WITH]->(p))
-  FOREACH (sid IN CASE WHEN c.props.session_id IS NULL THEN [] ELSE [c.props.session_id] END |
-    MERGE (s:Session {id: sid})
-    ON CREATE SET s.started_at = c.props.created_at, s.project_id = c.props.project_id,
-                  s.agent = c.props.source
-    MERGE (m)-[:BELONGS_TO]->(s))
-  FOREACH (tid IN CASE WHEN c.props.task_id IS NULL THEN [] ELSE [c.props.task_id] END |
-    MERGE (t:Task {id: tid})
-    MERGE (m)-[:FOR_TASK]->(t))
+      m.remote_seq = base + i + 1, m.replicated_at = $now)
+WITH c, m, newer, new_memory
+CALL (c, m, new_memory) {
+  WITH * WHERE new_memory AND c.props.session_id IS NOT NULL
+  MATCH (s:Session {id: c.props.session_id})
+  CREATE (m)-[:BELONGS_TO]->(s)
 }
-WITH c, m, newer
-OPTIONAL MATCH (s:Session {id: c.props.session_id}), (p:Project {id: c.props.project_id})
-FOREACH (_ IN CASE WHEN newer AND s IS NOT NULL AND p IS NOT NULL THEN [1] ELSE [] END |
-  MERGE (s)-[:PART_OF]->(p))
+CALL (c, m, new_memory) {
+  WITH * WHERE new_memory AND c.props.project_id IS NOT NULL
+  MATCH (p:Project {id: c.props.project_id})
+  CREATE (m)-[:TAGGED_WITH]->(p)
+}
+CALL (c, m, new_memory) {
+  WITH * WHERE new_memory AND c.props.task_id IS NOT NULL
+  MATCH (t:Task {id: c.props.task_id})
+  CREATE (m)-[:FOR_TASK]->(t)
+}
+WITH c, m, newer WHERE c.head
 RETURN c.props.id AS memory_id, c.props.event_id AS event_id, newer AS applied,
        elementId(m) AS remote_id, m.sync_version AS head_version, m.event_id AS head_event_id
 """
@@ -67,7 +85,7 @@ RETURN m {.*} AS m ORDER BY m.remote_seq LIMIT $limit
 """
 
 _EXPORT_WHERE = """
-WHERE m.id > $after_id AND m.event_id IS NOT NULL
+WHERE m.id > $after_id AND m.sync_version > 0
   AND ($project_id IS NULL OR m.project_id = $project_id)
   AND ($since IS NULL OR m.updated_at >= $since)
   AND ($include_deleted OR m.deleted_at IS NULL)
@@ -90,4 +108,4 @@ RETURN v {.*} AS v ORDER BY v.memory_id, v.sync_version, v.updated_at, v.event_i
 
 EXPORT_SESSIONS = "MATCH (s:Session) RETURN s {.*} AS s ORDER BY s.id"
 EXPORT_PROJECTS = "MATCH (p:Project) RETURN p {.*} AS p ORDER BY p.id"
-MEMORY_COUNT = "MATCH (m:Memory) WHERE m.event_id IS NOT NULL RETURN count(m) AS n"
+MEMORY_COUNT = "MATCH (m:Memory) WHERE m.sync_version > 0 RETURN count(m) AS n"

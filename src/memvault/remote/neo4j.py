@@ -85,18 +85,24 @@ class Neo4jReplica:
         """Record every version and advance heads, in one transaction (see cypher.py)."""
         if not changes:
             return []
-        versions = [_change_param(change) for change in changes]
         newest: dict[UUID, Change] = {}
         for change in changes:
             held = newest.get(change.memory.id)
             if held is None or change.memory.version_key() > held.memory.version_key():
                 newest[change.memory.id] = change
-        heads = [_change_param(change) for change in newest.values()]
+        heads = {id(change) for change in newest.values()}
+        params = [_change_param(change, head=id(change) in heads) for change in changes]
+        projects, sessions, tasks = _context_params(changes)
         now = to_db_time(utc_now())
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
-            await (await tx.run(cypher.RECORD_VERSIONS, versions=versions, now=now)).consume()
-            result = await tx.run(cypher.ADVANCE_HEADS, heads=heads, now=now)
+            if projects:
+                await (await tx.run(cypher.MERGE_PROJECTS, projects=projects)).consume()
+            if sessions:
+                await (await tx.run(cypher.MERGE_SESSIONS, sessions=sessions)).consume()
+            if tasks:
+                await (await tx.run(cypher.MERGE_TASKS, tasks=tasks)).consume()
+            result = await tx.run(cypher.APPLY_CHANGES, changes=params, now=now)
             return [record.data() async for record in result]
 
         async with translated_errors(), self._driver.session(database=self.database) as session:
@@ -172,12 +178,40 @@ def _known(
     return {key: value for key, value in props.items() if key in model.model_fields}
 
 
-def _change_param(change: Change) -> dict[str, Any]:
+def _change_param(change: Change, *, head: bool) -> dict[str, Any]:
     return {
         "props": memory_props(change.memory),
         "operation": change.operation.value,
         "origin": change.origin,
+        "head": head,
     }
+
+
+def _context_params(
+    changes: Sequence[Change],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """The distinct projects, sessions and tasks a batch refers to (first mention wins)."""
+    projects: dict[str, dict[str, Any]] = {}
+    sessions: dict[str, dict[str, Any]] = {}
+    tasks: dict[str, None] = {}
+    for change in changes:
+        memory = change.memory
+        created = to_db_time(memory.created_at)
+        if memory.project_id is not None:
+            projects.setdefault(memory.project_id, {"id": memory.project_id, "created_at": created})
+        if memory.session_id is not None:
+            sessions.setdefault(
+                memory.session_id,
+                {
+                    "id": memory.session_id,
+                    "project_id": memory.project_id,
+                    "started_at": created,
+                    "agent": memory.source,
+                },
+            )
+        if memory.task_id is not None:
+            tasks.setdefault(memory.task_id, None)
+    return list(projects.values()), list(sessions.values()), list(tasks)
 
 
 def _export_params(flt: ExportFilter) -> dict[str, Any]:

@@ -51,6 +51,18 @@ def schema_versions(vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS) -> list[
                 "CREATE INDEX session_started IF NOT EXISTS FOR (n:Session) ON (n.started_at)",
             ),
         ),
+        SchemaVersion(
+            2,
+            "replication_indexes",
+            (
+                # Pull reads heads by change number; point-in-time recovery reads history by time.
+                "CREATE INDEX memory_remote_seq IF NOT EXISTS FOR (n:Memory) ON (n.remote_seq)",
+                "CREATE INDEX memory_version_memory IF NOT EXISTS "
+                "FOR (n:MemoryVersion) ON (n.memory_id)",
+                "CREATE INDEX memory_version_updated IF NOT EXISTS "
+                "FOR (n:MemoryVersion) ON (n.updated_at)",
+            ),
+        ),
     ]
 
 

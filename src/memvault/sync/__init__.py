@@ -1,0 +1,1 @@
+"""Sync policy: the outbox drain, pull, recovery, verification and conflicts."""
