@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, validation_alias=_env("MEMVAULT_API_TOKEN"))
     project: str | None = Field(default=None, validation_alias=_env("MEMVAULT_PROJECT"))
     log_level: str = Field(default="INFO", validation_alias=_env("MEMVAULT_LOG_LEVEL"))
+    # Never mirror emptiness: a missing, empty or schema-less store is rebuilt from the replica
+    # at start when the replica holds memories.
+    auto_recover: bool = Field(default=True, validation_alias=_env("MEMVAULT_AUTO_RECOVER"))
 
     neo4j_uri: str = Field(default="bolt://127.0.0.1:7687", validation_alias=_env("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=_env("NEO4J_USER"))

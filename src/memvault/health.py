@@ -266,3 +266,12 @@ def _brief(exc: BaseException) -> str:
 
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+async def check_n8n_and_ollama(settings: Settings) -> tuple[bool | None, bool]:
+    """For sync status: is n8n reachable (None when not configured), and Ollama?"""
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
+        n8n, ollama = await asyncio.gather(
+            check_n8n(settings, client), check_ollama(settings, client)
+        )
+    return (n8n.ok if settings.n8n_webhook_url else None), ollama.ok

@@ -90,6 +90,13 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def checked_hash(stored: str, content: str) -> str:
+    """`stored` when it is the hash of `content`; else `damaged:<actual hash>`, so a copy whose
+    text and recorded hash disagree never compares equal to a sound copy."""
+    actual = content_hash(content)
+    return stored if stored == actual else f"damaged:{actual}"
+
+
 def _normalise_tags(tags: list[str]) -> list[str]:
     seen: dict[str, None] = {}
     for raw in tags:
@@ -110,11 +117,13 @@ Tags = Annotated[list[str], AfterValidator(_normalise_tags)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/\\]+$")]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Input models: unknown fields are errors, not silently dropped."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class MemoryCreate(_Strict):
+class MemoryCreate(StrictModel):
     """What a caller supplies to store a new memory."""
 
     content: Content
@@ -135,7 +144,7 @@ class MemoryCreate(_Strict):
         return value
 
 
-class MemoryUpdate(_Strict):
+class MemoryUpdate(StrictModel):
     """A partial change to a memory; fields left out keep their value."""
 
     content: Content | None = None
@@ -218,7 +227,7 @@ class Memory(BaseModel):
         return (self.sync_version, self.updated_at, str(self.event_id or ""))
 
 
-class MemoryFilter(_Strict):
+class MemoryFilter(StrictModel):
     """Filters shared by list and search; every one is optional."""
 
     project_id: str | None = None

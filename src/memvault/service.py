@@ -5,12 +5,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ValidationError
 
-from memvault.errors import InvalidInputError, NotFoundError
+from memvault.errors import InvalidInputError, NotFoundError, UnavailableError
 from memvault.models import (
     Memory,
     MemoryCreate,
@@ -25,6 +25,15 @@ from memvault.models import (
     utc_now,
 )
 from memvault.store import LocalStore
+
+if TYPE_CHECKING:  # the sync stack pulls in the Neo4j driver; local-only commands skip it
+    from memvault.remote.protocol import ExportFilter
+    from memvault.sync.engine import SyncEngine, SyncStatusReport
+    from memvault.sync.ingest import IngestResult
+    from memvault.sync.pull import PullReport
+    from memvault.sync.recovery import RecoveryOptions, RecoveryReport
+    from memvault.sync.replicator import DrainReport
+    from memvault.sync.verify import VerifyReport
 
 Clock = Callable[[], datetime]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -56,11 +65,22 @@ class MemoryService:
     """Remember, read, change, forget and find memories. Writes are local-first (invariant 1)."""
 
     def __init__(
-        self, store: LocalStore, *, clock: Clock = utc_now, default_project: str | None = None
+        self,
+        store: LocalStore,
+        *,
+        clock: Clock = utc_now,
+        default_project: str | None = None,
+        sync: SyncEngine | None = None,
     ) -> None:
         self.store = store
+        self.sync = sync
         self._clock = clock
         self._default_project = default_project
+
+    def _changed(self) -> None:
+        """A write committed: let the replicator send it now rather than at its next poll."""
+        if self.sync is not None:
+            self.sync.replicator.wake()
 
     def remember(self, data: Mapping[str, Any] | MemoryCreate) -> Memory:
         """Store a new memory and queue it for replication; returns it with its id."""
@@ -78,6 +98,7 @@ class MemoryService:
             content_hash=content_hash(request.content),
         )
         self.store.create(memory)
+        self._changed()
         return memory
 
     def get(self, memory_id: str | UUID, *, include_deleted: bool = False) -> Memory:
@@ -106,7 +127,9 @@ class MemoryService:
                 merged.update(embedding=None, embedding_model=None, embedding_dim=None)
             return Memory.model_validate(merged)
 
-        return self.store.mutate(parse_id(memory_id), apply, Operation.UPDATE)
+        updated = self.store.mutate(parse_id(memory_id), apply, Operation.UPDATE)
+        self._changed()
+        return updated
 
     def forget(self, memory_id: str | UUID) -> Memory:
         """Tombstone a memory locally; the replica keeps every version (invariant 3)."""
@@ -123,7 +146,9 @@ class MemoryService:
                 }
             )
 
-        return self.store.mutate(parse_id(memory_id), tombstone, Operation.DELETE)
+        forgotten = self.store.mutate(parse_id(memory_id), tombstone, Operation.DELETE)
+        self._changed()
+        return forgotten
 
     def list(self, flt: Mapping[str, Any] | MemoryFilter | None = None) -> builtins.list[Memory]:
         """Memories matching the filters, newest first."""
@@ -140,3 +165,54 @@ class MemoryService:
     def stats(self) -> Stats:
         """Counts over the local store, including changes waiting to replicate."""
         return self.store.stats()
+
+    # -- the replica ------------------------------------------------------------------------------
+
+    def _engine(self) -> SyncEngine:
+        if self.sync is None:
+            raise UnavailableError("no replica is configured: set NEO4J_PASSWORD (and NEO4J_URI)")
+        return self.sync
+
+    async def sync_now(self) -> tuple[DrainReport, PullReport]:
+        """Push every due local change, then pull what other machines wrote."""
+        engine = self._engine()
+        return await engine.push(), await engine.pull()
+
+    def requeue(self, memory_ids: builtins.list[UUID]) -> int:
+        """Send the current version of these memories again at the next drain."""
+        queued = self.store.requeue(memory_ids)
+        self._changed()
+        return queued
+
+    def trigger_sync(self) -> int:
+        """Ask the running replicator to drain now; returns the outbox size."""
+        self._engine().replicator.wake()
+        return self.store.outbox_size()
+
+    async def sync_status(self) -> SyncStatusReport:
+        """Connectivity, queue, lag and the last sync result."""
+        return await self._engine().status()
+
+    async def recover(
+        self, options: RecoveryOptions, progress: Callable[[int, int], None] | None = None
+    ) -> RecoveryReport:
+        """Rebuild the local store from the replica (additive, idempotent, verified)."""
+        from memvault.sync.recovery import recover
+
+        engine = self._engine()
+        return await recover(
+            self.store, engine.replica, options, clock=self._clock, progress=progress
+        )
+
+    async def verify(self, flt: ExportFilter | None = None) -> VerifyReport:
+        """Compare the local store with the replica; changes nothing."""
+        from memvault.sync.verify import verify
+
+        return await verify(self.store, self._engine().replica, flt)
+
+    async def ingest(self, data: Mapping[str, Any]) -> IngestResult:
+        """Store a memory sent by another system, then replicate it (signed ingest)."""
+        from memvault.sync.ingest import IngestMemory, ingest_and_replicate
+
+        payload = parse(IngestMemory, data)
+        return await ingest_and_replicate(self.store, self.sync, payload, self._clock())

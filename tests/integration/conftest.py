@@ -11,6 +11,7 @@ import pytest
 from memvault.remote.neo4j import Neo4jReplica
 from memvault.remote.schema import init_schema
 
+from .memvault_server import MemvaultServer
 from .neo4j_server import Neo4jServer, start_server
 
 
@@ -42,3 +43,12 @@ def empty_replica(neo4j_server: Neo4jServer) -> Neo4jServer:
 
     asyncio.run(wipe())
     return neo4j_server
+
+
+@pytest.fixture
+def memvault_server(empty_replica: Neo4jServer, tmp_path: Path) -> Iterator[MemvaultServer]:
+    """`memvault serve` over a fresh home folder, replicating to the wiped test Neo4j."""
+    running = MemvaultServer(home=tmp_path / "home", neo4j=empty_replica)
+    running.start()
+    yield running
+    running.stop()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from memvault import __version__
-from memvault.api import routes_memories, routes_status
+from memvault.api import routes_memories, routes_status, routes_sync
 from memvault.api.errors import install_error_handlers
 from memvault.api.limits import BodySizeLimitMiddleware
 from memvault.api.security import BearerTokenMiddleware
@@ -20,14 +21,22 @@ from memvault.service import MemoryService
 def create_app(settings: Settings, service: MemoryService | None = None) -> FastAPI:
     """The API over `service`; without one, open the store from settings and close it on exit."""
     owned = service is None
-    active = open_service(settings) if service is None else service
+    active = open_service(settings, with_sync=True) if service is None else service
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        # The replicator and pull run beside the API for as long as it serves.
+        background = asyncio.create_task(active.sync.run(stop)) if active.sync else None
         try:
             yield
         finally:
+            stop.set()
+            if background is not None:
+                await background
             if owned:
+                if active.sync is not None:
+                    await active.sync.close()
                 active.store.close()
 
     app = FastAPI(
@@ -37,13 +46,17 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.service = active
+    app.state.settings = settings
     install_error_handlers(app)
     app.include_router(routes_memories.router)
     app.include_router(routes_status.router)
+    app.include_router(routes_sync.router)
 
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     if token:
-        app.add_middleware(BearerTokenMiddleware, token=token)
+        app.add_middleware(
+            BearerTokenMiddleware, token=token, signed_paths=routes_sync.SIGNED_PATHS
+        )
     # Added last, so it runs first: an oversized body is refused before anything else.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     return app

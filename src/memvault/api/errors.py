@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from memvault.errors import InvalidInputError, NotFoundError, StoreError
+from memvault.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
 
 # FastAPI prefixes each validation location with where the value came from; clients know the
 # field by its own name ("content", "limit"), so the source is dropped.
@@ -122,6 +122,10 @@ async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "store_unavailable", f"the local store cannot be used: {exc}")
 
 
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, "replica_unavailable", str(exc))
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
@@ -135,4 +139,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInputError, _on_invalid_input)
     app.add_exception_handler(NotFoundError, _on_not_found)
     app.add_exception_handler(StoreError, _on_store_error)
+    app.add_exception_handler(UnavailableError, _on_unavailable)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

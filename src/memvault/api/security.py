@@ -22,12 +22,19 @@ bearer_scheme = HTTPBearer(
 class BearerTokenMiddleware:
     """Refuse writes without `Authorization: Bearer <token>` with 401; reads stay open."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, signed_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self._expected = token.encode("utf-8")
+        self._signed_paths = signed_paths  # authenticated by their HMAC signature instead
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or scope["path"] in self._signed_paths
+        ):
             await self.app(scope, receive, send)
             return
         presented = _bearer_token(scope)

@@ -41,7 +41,21 @@ def build_server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Serv
 
 
 def serve(settings: Settings) -> None:
-    """Serve the API until interrupted."""
+    """Serve the API until interrupted, replicating in the background.
+
+    Before anything opens (and so creates) the store, a missing, empty or schema-less store is
+    recovered from the replica: an empty store is never served as the truth (invariant 4).
+    """
+    from memvault.sync.audit import configure_logging
+
+    configure_logging(settings.log_level)
+    if settings.neo4j_password is not None:
+        import asyncio
+
+        from memvault.remote.neo4j import Neo4jReplica
+        from memvault.sync.startup import ensure_not_empty
+
+        asyncio.run(ensure_not_empty(settings, Neo4jReplica.from_settings))
     build_server(settings).run()
 
 

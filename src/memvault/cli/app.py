@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from memvault.cli import doctor, memories, neo4j, status
+from memvault.cli import doctor, memories, neo4j, status, sync
 from memvault.cli.context import CliContext, cli_context
 from memvault.errors import InvalidInputError, MemvaultError, NotFoundError
 
@@ -98,6 +98,9 @@ app.command("forget")(memories.forget)
 app.command("list")(memories.list_memories)
 app.command("status")(status.status)
 app.command("doctor")(doctor.doctor)
+app.command("sync")(sync.sync)
+app.command("recover")(sync.recover)
+app.command("verify")(sync.verify)
 app.add_typer(neo4j.app, name="neo4j")
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +16,8 @@ from memvault.errors import InvalidInputError
 from memvault.models import describe_errors
 from memvault.runtime import open_service
 from memvault.service import MemoryService
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,11 +36,30 @@ class CliContext:
         except ValidationError as exc:
             raise InvalidInputError(describe_errors(exc)) from exc
 
-    def service(self) -> MemoryService:
-        """The MemoryService over the local store under MEMVAULT_HOME."""
-        if self._service is None:
-            self._service = open_service(self.settings())
+    def service(self, *, with_sync: bool = False) -> MemoryService:
+        """The MemoryService over the local store under MEMVAULT_HOME (and the replica)."""
+        if self._service is None or (with_sync and self._service.sync is None):
+            if self._service is not None:
+                self._service.store.close()
+            self._service = open_service(self.settings(), with_sync=with_sync)
         return self._service
+
+    def run_with_replica(self, work: Callable[[MemoryService], Awaitable[T]]) -> T:
+        """Run async `work` against the service with its replica, closing the driver after."""
+        from memvault.sync.audit import configure_logging
+
+        # Sync operations log JSON lines; they go to stderr so --json output stays clean.
+        configure_logging(self.settings().log_level)
+        service = self.service(with_sync=True)
+
+        async def main() -> T:
+            try:
+                return await work(service)
+            finally:
+                if service.sync is not None:
+                    await service.sync.close()
+
+        return asyncio.run(main())
 
     def close(self) -> None:
         """Close the store if a command opened it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -18,3 +19,14 @@ def emit_json(data: Any) -> None:
 def memory_json(memory: Memory, *, with_embedding: bool = False) -> dict[str, Any]:
     """A memory as JSON-ready data; the embedding vector only when asked (it is long)."""
     return memory.model_dump(mode="json", exclude=None if with_embedding else {"embedding"})
+
+
+def plain(report: Any) -> Any:
+    """A report (dataclass or pydantic model) as JSON-ready data."""
+    if hasattr(report, "as_dict"):  # reports that add derived fields (in_sync, drift)
+        return json.loads(json.dumps(report.as_dict(), default=str))
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json")
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    return report

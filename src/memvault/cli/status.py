@@ -1,6 +1,8 @@
-"""status: what the local store holds and what waits to replicate."""
+"""status: what the local store holds, what waits to replicate, how far behind the replica is."""
 
 from __future__ import annotations
+
+from typing import Annotated, Any
 
 import typer
 
@@ -8,13 +10,32 @@ from memvault.cli import options, render
 from memvault.cli.context import cli_context
 
 
-def status(ctx: typer.Context, as_json: options.Json = False) -> None:
-    """Totals, counts by type and project, pending sync, store path, last write."""
-    service = cli_context(ctx).service()
+def status(
+    ctx: typer.Context,
+    local: Annotated[
+        bool, typer.Option("--local", help="Only the local store; do not contact the replica.")
+    ] = False,
+    as_json: options.Json = False,
+) -> None:
+    """Totals, counts by type and project, pending sync, replication lag, last sync."""
+    context = cli_context(ctx)
+    replicated = not local and context.settings().neo4j_password is not None
+    service = context.service(with_sync=replicated)
     stats = service.stats()
+    replication = context.run_with_replica(lambda s: s.sync_status()) if replicated else None
     if as_json:
-        render.emit_json({**stats.model_dump(mode="json"), "store_path": str(service.store.path)})
+        data: dict[str, Any] = {
+            **stats.model_dump(mode="json"),
+            "store_path": str(service.store.path),
+        }
+        if replication is not None:
+            data["replication"] = render.plain(replication)
+        render.emit_json(data)
     else:
         from memvault.cli import tables
 
         tables.print_stats(stats, service.store.path)
+        if replication is not None:
+            from memvault.cli import reports
+
+            reports.print_report("replication", replication)

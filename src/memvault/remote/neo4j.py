@@ -13,7 +13,7 @@ from neo4j import exceptions as neo4j_errors
 
 from memvault.config import Settings
 from memvault.errors import RejectedError, UnavailableError
-from memvault.models import Memory, Project, Session, SyncStatus, utc_now
+from memvault.models import Memory, Project, Session, SyncStatus, checked_hash, utc_now
 from memvault.remote import cypher
 from memvault.remote.protocol import (
     ApplyOutcome,
@@ -29,6 +29,8 @@ _LOCAL_ONLY = frozenset({"sync_status", "synced_at", "remote_id"})
 _TIME_FIELDS = ("created_at", "updated_at", "deleted_at")
 
 CONNECT_TIMEOUT_S = 5.0
+# Fingerprints carry the text (to check each stored hash): pages bound one message's size.
+FINGERPRINT_PAGE = 10_000
 
 
 class Neo4jReplica:
@@ -48,6 +50,9 @@ class Neo4jReplica:
             auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
             connection_timeout=CONNECT_TIMEOUT_S,
             connection_acquisition_timeout=CONNECT_TIMEOUT_S * 2,
+            # Transport only: the replicator owns retries and backoff, so the driver must not
+            # spend 30 s retrying an unreachable server inside one call.
+            max_transaction_retry_time=0,
             # Schema probes on an empty graph raise "label does not exist" notices; they are noise.
             notifications_min_severity="OFF",
         )
@@ -72,6 +77,15 @@ class Neo4jReplica:
                 query, params, database_=self.database, routing_=neo4j.RoutingControl.READ
             )
         return [record.data() for record in result.records]
+
+    async def _read_page(self, query: str, **params: Any) -> list[Any]:
+        """The list a page query returns in its one record (`... AS page`), as decoded: without
+        data()'s walk over every element, which dominates exports of 384-dim vectors."""
+        async with translated_errors():
+            result = await self._driver.execute_query(
+                query, params, database_=self.database, routing_=neo4j.RoutingControl.READ
+            )
+        return list(result.records[0]["page"]) if result.records else []
 
     async def write(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run a write query in its own transaction (retried by the driver on transient errors)."""
@@ -131,14 +145,14 @@ class Neo4jReplica:
         ]
 
     async def export_heads(self, flt: ExportFilter, after_id: str, limit: int) -> list[Memory]:
-        rows = await self.read(
+        page = await self._read_page(
             cypher.EXPORT_HEADS, **_export_params(flt), after_id=after_id, limit=limit
         )
-        return [memory_from_props(row["m"]) for row in rows]
+        return [memory_from_props(props) for props in page]
 
     async def export_versions(self, memory_ids: Sequence[str]) -> list[Memory]:
-        rows = await self.read(cypher.EXPORT_VERSIONS, ids=list(memory_ids))
-        return [memory_from_props(row["v"]) for row in rows]
+        page = await self._read_page(cypher.EXPORT_VERSIONS, ids=list(memory_ids))
+        return [memory_from_props(props) for props in page]
 
     async def export_context(self) -> tuple[list[Session], list[Project]]:
         sessions = await self.read(cypher.EXPORT_SESSIONS)
@@ -149,11 +163,22 @@ class Neo4jReplica:
         )
 
     async def fingerprints(self, flt: ExportFilter) -> list[Fingerprint]:
-        rows = await self.read(cypher.FINGERPRINTS, **_export_params(flt), after_id="")
-        return [Fingerprint(row["id"], int(row["v"]), row["h"], bool(row["d"])) for row in rows]
+        found: list[Fingerprint] = []
+        after_id = ""
+        while page := await self._read_page(
+            cypher.FINGERPRINTS, **_export_params(flt), after_id=after_id, limit=FINGERPRINT_PAGE
+        ):
+            found.extend(
+                Fingerprint(i, int(v), checked_hash(h, c), bool(d)) for i, v, h, c, d in page
+            )
+            after_id = found[-1].memory_id
+        return found
 
-    async def memory_count(self) -> int:
-        rows = await self.read(cypher.MEMORY_COUNT)
+    async def memory_count(self, flt: ExportFilter | None = None) -> int:
+        if flt is None:
+            rows = await self.read(cypher.MEMORY_COUNT)
+        else:
+            rows = await self.read(cypher.EXPORT_COUNT, **_export_params(flt), after_id="")
         return int(rows[0]["n"])
 
 
@@ -175,7 +200,8 @@ def memory_from_props(props: dict[str, Any]) -> Memory:
 def _known(
     props: dict[str, Any], model: type[Memory] | type[Session] | type[Project]
 ) -> dict[str, Any]:
-    return {key: value for key, value in props.items() if key in model.model_fields}
+    fields = model.model_fields  # once: the class property is slow enough to show in exports
+    return {key: value for key, value in props.items() if key in fields}
 
 
 def _change_param(change: Change, *, head: bool) -> dict[str, Any]:

@@ -52,7 +52,7 @@ class Fingerprint:
 
     memory_id: str
     sync_version: int
-    content_hash: str
+    content_hash: str  # models.checked_hash: `damaged:…` when the text does not match its hash
     deleted: bool
 
 
@@ -94,11 +94,12 @@ class Replica(Protocol):
         ...
 
     async def fingerprints(self, flt: ExportFilter) -> list[Fingerprint]:
-        """Fingerprints of the current versions matching `flt`, ordered by id."""
+        """Fingerprints of the current versions matching `flt`, ordered by id; each hash is
+        checked against the stored text."""
         ...
 
-    async def memory_count(self) -> int:
-        """Memories on the replica, tombstones included."""
+    async def memory_count(self, flt: ExportFilter | None = None) -> int:
+        """Memories on the replica, tombstones included (only those matching `flt` if given)."""
         ...
 
     async def close(self) -> None: ...

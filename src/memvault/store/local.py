@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import builtins
+import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from memvault.errors import NotFoundError, StoreError
 from memvault.models import (
     Memory,
     MemoryFilter,
     Operation,
+    Project,
     SearchHit,
+    Session,
     Stats,
+    SyncStatus,
+    checked_hash,
 )
 from memvault.store import queries
 from memvault.store.connection import connect, write_transaction
@@ -29,7 +36,8 @@ from memvault.store.rows import (
     memory_to_row,
     to_db_time,
 )
-from memvault.store.synclog import SyncLog
+from memvault.store.sessions import ensure_contexts, merge_context
+from memvault.store.synclog import SyncLog, insert_conflict
 
 _INSERT_MEMORY = (
     f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES ({', '.join(':' + f for f in MEMORY_FIELDS)})"
@@ -44,6 +52,27 @@ _UPDATE_MEMORY = (
     f"UPDATE memories SET {', '.join(f'{f} = :{f}' for f in MEMORY_FIELDS if f != 'id')}"
     " WHERE id = :id"
 )
+
+
+@dataclass(frozen=True)
+class ReplicationState:
+    """What the store knows about one memory, for comparing it with the replica's copy."""
+
+    memory: Memory
+    pending: bool  # outbox entries (unsent local changes) wait for this memory
+    known_event_ids: frozenset[str]  # every version this store holds (made here or pulled)
+
+
+@dataclass(frozen=True)
+class PulledWrite:
+    """One pull decision, applied only while the local row is still the one it was made on."""
+
+    memory_id: UUID
+    seen: tuple[str | None, str] | None  # (event_id, sync_status) of the row then; None: none
+    row: Memory | None = None  # becomes the current row, exactly as given
+    mark_synced: bool = False  # else: the row's version is on the replica
+    conflict: tuple[Memory, Memory, str] | None = None  # (local, remote, winner) to record
+    history: Sequence[Memory] = ()  # versions to keep in the local history
 
 
 class LocalStore:
@@ -115,6 +144,35 @@ class LocalStore:
             enqueue(conn, updated, operation)
             return updated
 
+    def replace_version(self, memory: Memory, operation: Operation) -> None:
+        """Make `memory` (a complete, newer version of a stored memory) current and queue it."""
+        with self._lock, write_transaction(self._conn) as conn:
+            conn.execute(_UPDATE_MEMORY, memory_to_row(memory))
+            _add_version(conn, memory)
+            enqueue(conn, memory, operation)
+
+    def requeue(self, memory_ids: Sequence[UUID]) -> int:
+        """Queue the current version of each named memory again, unless one already waits.
+
+        Safe because the replica ignores versions it holds; it repairs a replica that lost data.
+        """
+        queued = 0
+        with self._lock, write_transaction(self._conn) as conn:
+            for memory_id in memory_ids:
+                memory = _fetch(conn, memory_id)
+                waiting = conn.execute(
+                    "SELECT 1 FROM sync_queue WHERE memory_id = ?", (str(memory_id),)
+                ).fetchone()
+                if memory is None or waiting:
+                    continue
+                if memory.event_id is None:  # written before event ids existed
+                    memory = memory.model_copy(update={"event_id": uuid4()})
+                    conn.execute(_UPDATE_MEMORY, memory_to_row(memory))
+                operation = Operation.DELETE if memory.is_deleted else Operation.UPDATE
+                enqueue(conn, memory, operation)
+                queued += 1
+        return queued
+
     def put_replicated(self, memories: Sequence[Memory], history: Sequence[Memory] = ()) -> None:
         """Write versions that came from the replica: rows are inserted or replaced as given,
         with no outbox entries (they are already remote); `history` adds older versions."""
@@ -126,6 +184,78 @@ class LocalStore:
             conn.executemany(_UPSERT_MEMORY, [memory_to_row(memory) for memory in memories])
             for version in (*history, *memories):
                 _add_version(conn, version)
+
+    def put_recovered(
+        self,
+        memories: Sequence[Memory],
+        history: Sequence[Memory] = (),
+        *,
+        expected: Mapping[UUID, str | None],
+        sessions: Sequence[Session] = (),
+        projects: Sequence[Project] = (),
+    ) -> builtins.list[UUID]:
+        """Write recovered data in one transaction, never over local work the caller did not see.
+
+        Sessions and projects are merged additively. Each memory is written only while its row
+        is still the one the caller judged — `expected[id]` is that row's event id ("" when it
+        has none; None: no row) — and has no unsent changes. Returns the ids written; `history`
+        is kept for those memories only.
+        """
+        with self._lock, write_transaction(self._conn) as conn:
+            merge_context(conn, sessions, projects)
+            if not memories:
+                return []
+            now = {
+                row[0]: (row[1], bool(row[2]))
+                for row in conn.execute(
+                    "SELECT id, coalesce(event_id, ''), EXISTS (SELECT 1 FROM sync_queue q"
+                    " WHERE q.memory_id = memories.id) FROM memories"
+                    " WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([str(m.id) for m in memories]),),
+                )
+            }
+            # Unchanged: still absent, or still the judged event with nothing unsent.
+            chosen = [
+                m
+                for m in memories
+                if m.id in expected
+                and now.get(str(m.id))
+                == (None if expected[m.id] is None else (expected[m.id], False))
+            ]
+            ensure_contexts(conn, chosen)
+            conn.executemany(_UPSERT_MEMORY, [memory_to_row(m) for m in chosen])
+            written = {m.id for m in chosen}
+            conn.executemany(
+                _INSERT_VERSION, [_version_row(v) for v in (*history, *chosen) if v.id in written]
+            )
+        return [m.id for m in chosen]
+
+    def put_pulled(self, writes: Sequence[PulledWrite], now: datetime) -> builtins.list[UUID]:
+        """Apply pull decisions in one transaction, skipping (and returning the ids of) memories
+        whose row changed since the decision, so a concurrent local edit is never overwritten."""
+        skipped: list[UUID] = []
+        with self._lock, write_transaction(self._conn) as conn:
+            for write in writes:
+                row = conn.execute(
+                    "SELECT event_id, sync_status FROM memories WHERE id = ?",
+                    (str(write.memory_id),),
+                ).fetchone()
+                if (tuple(row) if row else None) != write.seen:
+                    skipped.append(write.memory_id)
+                    continue
+                if write.row is not None:
+                    _ensure_context(conn, write.row)
+                    conn.execute(_UPSERT_MEMORY, memory_to_row(write.row))
+                elif write.mark_synced:
+                    conn.execute(
+                        "UPDATE memories SET sync_status = ?, synced_at = ? WHERE id = ?",
+                        (SyncStatus.SYNCED.value, to_db_time(now), str(write.memory_id)),
+                    )
+                if write.conflict is not None:
+                    insert_conflict(conn, *write.conflict, now)
+                for version in write.history:
+                    _add_version(conn, version)
+        return skipped
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -184,14 +314,50 @@ class LocalStore:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM sync_queue").fetchone()[0])
 
-    def version_fingerprints(self) -> builtins.list[tuple[str, int, str, bool]]:
-        """(id, sync_version, content_hash, is_deleted) of every memory, ordered by id."""
+    def version_fingerprints(
+        self, *, project_id: str | None = None, since: datetime | None = None
+    ) -> builtins.list[tuple[str, int, str, bool]]:
+        """(id, sync_version, content hash, is_deleted) of every memory — of `project_id` and
+        updated at or after `since`, when given — ordered by id. The hash is checked against
+        the text (models.checked_hash), so a damaged row never looks sound."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, sync_version, content_hash, deleted_at IS NOT NULL FROM memories"
-                " ORDER BY id"
+                "SELECT id, sync_version, content_hash, deleted_at IS NOT NULL, content"
+                " FROM memories WHERE (:project IS NULL OR project_id = :project)"
+                " AND (:since IS NULL OR updated_at >= :since) ORDER BY id",
+                {"project": project_id, "since": to_db_time(since) if since else None},
             ).fetchall()
-        return [(row[0], int(row[1]), row[2], bool(row[3])) for row in rows]
+        return [(row[0], int(row[1]), checked_hash(row[2], row[4]), bool(row[3])) for row in rows]
+
+    def pending_ids(self) -> set[str]:
+        """Ids of the memories with unsent changes in the outbox (held ones included)."""
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT memory_id FROM sync_queue")}
+
+    def replication_states(self, memory_ids: Sequence[UUID]) -> dict[UUID, ReplicationState]:
+        """For each of these memories held locally: its row, whether it has unsent changes, and
+        the event ids of every version this store holds."""
+        ids = json.dumps([str(memory_id) for memory_id in memory_ids])
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {MEMORY_COLUMNS}, EXISTS (SELECT 1 FROM sync_queue q"
+                " WHERE q.memory_id = memories.id) AS pending"
+                " FROM memories WHERE id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            ).fetchall()
+            known: dict[str, set[str]] = {}
+            for memory_id, event_id in self._conn.execute(
+                "SELECT memory_id, event_id FROM memory_versions"
+                " WHERE memory_id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            ):
+                known.setdefault(memory_id, set()).add(event_id)
+        states = {}
+        for row in rows:
+            memory = memory_from_row(row)
+            versions = known.get(row["id"], set()) | {str(memory.event_id or "")}
+            states[memory.id] = ReplicationState(memory, bool(row["pending"]), frozenset(versions))
+        return states
 
     def versions(self, memory_id: UUID) -> builtins.list[Memory]:
         """Every version this store holds of a memory, oldest first."""
@@ -227,16 +393,22 @@ def _ensure_context(conn: sqlite3.Connection, memory: Memory) -> None:
         )
 
 
+_INSERT_VERSION = (
+    "INSERT OR IGNORE INTO memory_versions"
+    " (memory_id, sync_version, event_id, updated_at, payload) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _version_row(memory: Memory) -> tuple[str, int, str, str, str]:
+    return (
+        str(memory.id),
+        memory.sync_version,
+        str(memory.event_id or ""),
+        to_db_time(memory.updated_at),
+        memory.model_dump_json(exclude={"embedding", "sync_status", "synced_at", "remote_id"}),
+    )
+
+
 def _add_version(conn: sqlite3.Connection, memory: Memory) -> None:
     """Keep this version in the local history (without its embedding vector)."""
-    conn.execute(
-        "INSERT OR IGNORE INTO memory_versions"
-        " (memory_id, sync_version, event_id, updated_at, payload) VALUES (?, ?, ?, ?, ?)",
-        (
-            str(memory.id),
-            memory.sync_version,
-            str(memory.event_id or ""),
-            to_db_time(memory.updated_at),
-            memory.model_dump_json(exclude={"embedding", "sync_status", "synced_at", "remote_id"}),
-        ),
-    )
+    conn.execute(_INSERT_VERSION, _version_row(memory))

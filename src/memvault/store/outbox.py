@@ -135,6 +135,12 @@ class Outbox:
             ).fetchone()
         return from_db_time(row[0])
 
+    def oldest_created_at(self) -> datetime | None:
+        """When the oldest entry still in the outbox (held or not) was made."""
+        with self._lock:
+            row = self._conn.execute("SELECT min(created_at) FROM sync_queue").fetchone()
+        return from_db_time(row[0])
+
     def last_id(self) -> int:
         """The newest entry's id (0 when empty): a cheap way to notice writes of other processes."""
         with self._lock:

@@ -79,21 +79,7 @@ class SyncLog:
     def record_conflict(self, local: Memory, remote: Memory, winner: str, now: datetime) -> int:
         """Keep both versions and the winner; the memory is marked `conflict` until resolved."""
         with self._lock, write_transaction(self._conn) as conn:
-            cursor = conn.execute(
-                "INSERT INTO conflicts (memory_id, local, remote, winner, detected_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    str(local.id),
-                    local.model_dump_json(exclude={"embedding"}),
-                    remote.model_dump_json(exclude={"embedding"}),
-                    winner,
-                    to_db_time(now),
-                ),
-            )
-            conn.execute(
-                "UPDATE memories SET sync_status = 'conflict' WHERE id = ?", (str(local.id),)
-            )
-            return int(cursor.lastrowid or 0)
+            return insert_conflict(conn, local, remote, winner, now)
 
     def conflicts(self, *, include_resolved: bool = False) -> list[dict[str, Any]]:
         where = "" if include_resolved else " WHERE resolved_at IS NULL"
@@ -118,3 +104,22 @@ class SyncLog:
                 (memory_id,),
             )
             return cursor.rowcount
+
+
+def insert_conflict(
+    conn: sqlite3.Connection, local: Memory, remote: Memory, winner: str, now: datetime
+) -> int:
+    """Record a conflict and mark the memory `conflict` (call inside a write transaction)."""
+    cursor = conn.execute(
+        "INSERT INTO conflicts (memory_id, local, remote, winner, detected_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            str(local.id),
+            local.model_dump_json(exclude={"embedding"}),
+            remote.model_dump_json(exclude={"embedding"}),
+            winner,
+            to_db_time(now),
+        ),
+    )
+    conn.execute("UPDATE memories SET sync_status = 'conflict' WHERE id = ?", (str(local.id),))
+    return int(cursor.lastrowid or 0)

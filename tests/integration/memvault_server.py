@@ -1,0 +1,88 @@
+"""A real `memvault serve` process for the integration tests: start, wait, kill, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .neo4j_server import Neo4jServer, free_port
+
+MEMVAULT = Path(sys.executable).with_name("memvault")
+WEBHOOK_TOKEN = "integration-webhook-secret"
+_SCRUBBED = ("MEMVAULT_", "NEO4J_", "OLLAMA_", "N8N_", "ARCHON_", "MEMORY_WEBHOOK_")
+
+
+@dataclass
+class MemvaultServer:
+    """`memvault serve` over one home folder and one Neo4j, with its stderr (JSON logs) kept."""
+
+    home: Path
+    neo4j: Neo4jServer
+    neo4j_uri: str | None = None  # override, e.g. a port where nothing listens
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+        env.update(self.neo4j.client_env())
+        if self.neo4j_uri:
+            env["NEO4J_URI"] = self.neo4j_uri
+        env.update(
+            MEMVAULT_HOME=str(self.home),
+            MEMORY_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            OLLAMA_URL=f"http://127.0.0.1:{free_port()}",
+        )
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.log_path = self.home.parent / f"serve-{self.port}-{time.monotonic_ns()}.log"
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [str(MEMVAULT), "serve", "--port", str(self.port)],
+            env=self.env(),
+            cwd=self.home.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"memvault serve exited:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"memvault serve did not answer in {timeout} s:\n{self.logs()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook, no flush; what a crash looks like."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
