@@ -28,6 +28,7 @@ from memvault.store import LocalStore
 
 if TYPE_CHECKING:  # the sync stack pulls in the Neo4j driver; local-only commands skip it
     from memvault.remote.protocol import ExportFilter
+    from memvault.sync.conflicts import Conflict
     from memvault.sync.engine import SyncEngine, SyncStatusReport
     from memvault.sync.ingest import IngestResult
     from memvault.sync.pull import PullReport
@@ -216,3 +217,15 @@ class MemoryService:
 
         payload = parse(IngestMemory, data)
         return await ingest_and_replicate(self.store, self.sync, payload, self._clock())
+
+    def conflicts(self, *, include_resolved: bool = False) -> builtins.list[Conflict]:
+        """Recorded last-write-wins conflicts, oldest first (open ones unless asked)."""
+        from memvault.sync.conflicts import list_conflicts
+
+        return list_conflicts(self.store, include_resolved=include_resolved)
+
+    def resolve_conflict(self, memory_id: str | UUID) -> int:
+        """Accept the kept version of a memory: close its open conflicts; returns how many."""
+        from memvault.sync.conflicts import resolve_conflicts
+
+        return resolve_conflicts(self.store, memory_id, clock=self._clock)

@@ -101,6 +101,8 @@ app.command("doctor")(doctor.doctor)
 app.command("sync")(sync.sync)
 app.command("recover")(sync.recover)
 app.command("verify")(sync.verify)
+app.command("conflicts")(sync.conflicts)
+app.command("resolve")(sync.resolve)
 app.add_typer(neo4j.app, name="neo4j")
 
 

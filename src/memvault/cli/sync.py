@@ -85,3 +85,37 @@ def verify(
         reports.print_report("verify: local store against the replica", report)
     if not report.in_sync:
         raise typer.Exit(1)
+
+
+def conflicts(
+    ctx: typer.Context,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Include conflicts already resolved.")
+    ] = False,
+    as_json: options.Json = False,
+) -> None:
+    """Last-write-wins conflicts: both versions and which one was kept."""
+    found = cli_context(ctx).service().conflicts(include_resolved=include_resolved)
+    if as_json:
+        render.emit_json([render.plain(conflict) for conflict in found])
+        return
+    if not found:
+        typer.echo("no open conflicts")
+    for conflict in found:
+        kept = conflict.local if conflict.winner == "local" else conflict.remote
+        lost = conflict.remote if conflict.winner == "local" else conflict.local
+        typer.echo(
+            f"{conflict.memory_id}  detected {conflict.detected_at:%Y-%m-%d %H:%M}  "
+            f"kept the {conflict.winner} version (v{kept.sync_version}); "
+            f"the other (v{lost.sync_version}) stays in the replica's history\n"
+            f"  kept: {kept.content[:100]!r}\n  lost: {lost.content[:100]!r}"
+        )
+
+
+def resolve(
+    ctx: typer.Context,
+    memory_id: Annotated[str, typer.Argument(metavar="ID", help="The memory's id (a UUID).")],
+) -> None:
+    """Accept the version last-write-wins kept: close the memory's open conflicts."""
+    closed = cli_context(ctx).service().resolve_conflict(memory_id)
+    typer.echo(f"resolved {closed} conflict(s) of {memory_id}")
