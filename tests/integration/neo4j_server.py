@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from memvault.config import Settings
+from memvault.remote.neo4j import Neo4jReplica
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO / "tools" / "neo4j-server" / "neo4j-server"
 PASSWORD = "memvault-test-password"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -76,3 +81,29 @@ def start_server(data_dir: Path) -> Neo4jServer:
     server = Neo4jServer(data_dir=data_dir, bolt_port=free_port(), http_port=free_port())
     server.control("start")
     return server
+
+
+def with_replica(settings: Settings, work: Callable[[Neo4jReplica], Awaitable[T]]) -> T:
+    """Open a replica client, run `work` with it, close it."""
+
+    async def main() -> T:
+        replica = Neo4jReplica.from_settings(settings)
+        try:
+            return await work(replica)
+        finally:
+            await replica.close()
+
+    return asyncio.run(main())
+
+
+def query(
+    settings: Settings, cypher: str, *, write: bool = False, **params: Any
+) -> list[dict[str, Any]]:
+    """Run one query on the replica (a read unless `write`)."""
+
+    async def run(replica: Neo4jReplica) -> list[dict[str, Any]]:
+        if write:
+            return await replica.write(cypher, **params)
+        return await replica.read(cypher, **params)
+
+    return with_replica(settings, run)

@@ -7,9 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -21,28 +20,14 @@ from memvault.models import Memory, MemoryType, content_hash, utc_now
 from memvault.remote.neo4j import Neo4jReplica
 from memvault.remote.schema import init_schema, schema_versions, setup_schema
 
-from .neo4j_server import Neo4jServer, free_port
+from .neo4j_server import Neo4jServer, free_port, with_replica
 
 MEMVAULT = Path(sys.executable).with_name("memvault")
-T = TypeVar("T")
 
 
 @pytest.fixture
 def settings(neo4j_server: Neo4jServer, neo4j_home: Path) -> Settings:
     return neo4j_server.settings(neo4j_home)
-
-
-def with_replica(settings: Settings, work: Callable[[Neo4jReplica], Awaitable[T]]) -> T:
-    """Open a replica client, run `work` with it, close it."""
-
-    async def main() -> T:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            return await work(replica)
-        finally:
-            await replica.close()
-
-    return asyncio.run(main())
 
 
 def test_connects_and_reports_the_server_version(settings: Settings) -> None:

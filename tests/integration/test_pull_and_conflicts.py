@@ -3,15 +3,14 @@ and concurrent edits converge on the last write with a recorded conflict."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -40,9 +39,8 @@ from memvault.sync.conflicts import list_conflicts, resolve_conflicts
 from memvault.sync.pull import CURSOR_KEY, PullReport, pull_cursor, pull_once
 from memvault.sync.replicator import DrainReport, Replicator
 
-from .neo4j_server import Neo4jServer, free_port
+from .neo4j_server import Neo4jServer, free_port, with_replica
 
-T = TypeVar("T")
 BOOKKEEPING = {"sync_status", "synced_at", "remote_id"}  # each store's own view of syncing
 
 
@@ -113,17 +111,6 @@ def sync_log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     configure_logging("INFO", stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     structlog.reset_defaults()
-
-
-def with_replica(settings: Settings, scenario: Callable[[Neo4jReplica], Awaitable[T]]) -> T:
-    async def main() -> T:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            return await scenario(replica)
-        finally:
-            await replica.close()
-
-    return asyncio.run(main())
 
 
 def rich_memory(clock: Clock) -> Memory:

@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -20,24 +19,7 @@ from memvault.store import LocalStore
 from memvault.sync.replicator import Replicator
 
 from .memvault_server import MemvaultServer
-from .neo4j_server import Neo4jServer, free_port
-
-
-def query(
-    settings: Settings, cypher: str, *, write: bool = False, **params: Any
-) -> list[dict[str, Any]]:
-    """Run one query on the replica (a read unless `write`)."""
-
-    async def run() -> list[dict[str, Any]]:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            if write:
-                return await replica.write(cypher, **params)
-            return await replica.read(cypher, **params)
-        finally:
-            await replica.close()
-
-    return asyncio.run(run())
+from .neo4j_server import Neo4jServer, free_port, query
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

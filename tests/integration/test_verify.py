@@ -3,13 +3,12 @@ in its own list, and nothing changed on either side by looking."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -18,16 +17,13 @@ import structlog
 from memvault.config import Settings
 from memvault.errors import UnavailableError
 from memvault.models import Memory, SyncDirection, SyncResult
-from memvault.remote.neo4j import Neo4jReplica
 from memvault.remote.protocol import ExportFilter
 from memvault.service import MemoryService
 from memvault.store import LocalStore
 from memvault.sync.replicator import Replicator
 from memvault.sync.verify import VerifyReport, verify
 
-from .neo4j_server import Neo4jServer, free_port
-
-T = TypeVar("T")
+from .neo4j_server import Neo4jServer, free_port, with_replica
 
 
 class Ticker:
@@ -39,17 +35,6 @@ class Ticker:
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)
         return self.now
-
-
-def with_replica(settings: Settings, work: Callable[[Neo4jReplica], Awaitable[T]]) -> T:
-    async def main() -> T:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            return await work(replica)
-        finally:
-            await replica.close()
-
-    return asyncio.run(main())
 
 
 def check(settings: Settings, store: LocalStore, flt: ExportFilter | None = None) -> VerifyReport:

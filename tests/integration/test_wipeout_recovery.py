@@ -11,11 +11,10 @@ import random
 import shutil
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -39,9 +38,8 @@ from memvault.sync.recovery import RecoveryOptions, recover
 from memvault.sync.replicator import Replicator
 from memvault.sync.startup import StartupAction, StoreState, ensure_not_empty, store_state
 
-from .neo4j_server import Neo4jServer, free_port
+from .neo4j_server import Neo4jServer, free_port, with_replica
 
-T = TypeVar("T")
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
 PROJECTS = ("alpha", "beta", "gamma")
 SESSIONS = tuple(f"session-{k}" for k in range(5))  # session k belongs to PROJECTS[k % 3]
@@ -61,17 +59,6 @@ class Ticker:
 
 def step(number: int, text: str) -> None:
     print(f"step {number}: {text}")
-
-
-def with_replica(settings: Settings, work: Callable[[Neo4jReplica], Awaitable[T]]) -> T:
-    async def main() -> T:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            return await work(replica)
-        finally:
-            await replica.close()
-
-    return asyncio.run(main())
 
 
 def embed(store: LocalStore, clock: Ticker, memory_id: UUID, seed: int) -> Memory:

@@ -10,16 +10,10 @@ from uuid import UUID, uuid4
 from pydantic import Field
 
 from memvault.models import (
-    Content,
-    Identifier,
-    Importance,
     Memory,
-    MemoryType,
+    MemoryCreate,
     Operation,
-    Scope,
-    StrictModel,
     SyncStatus,
-    Tags,
     UtcDatetime,
     content_hash,
 )
@@ -27,7 +21,7 @@ from memvault.store import LocalStore
 from memvault.sync.engine import SyncEngine
 
 
-class IngestMemory(StrictModel):
+class IngestMemory(MemoryCreate):
     """A memory sent by another system (an n8n workflow, another memvault).
 
     Without `id` it is new. With an `id` and no `sync_version` it is the next version of that
@@ -35,15 +29,6 @@ class IngestMemory(StrictModel):
     """
 
     id: UUID | None = None
-    content: Content
-    memory_type: MemoryType = MemoryType.SEMANTIC
-    importance: Importance = 0.5
-    tags: Tags = Field(default_factory=list)
-    project_id: Identifier | None = None
-    session_id: Identifier | None = None
-    task_id: Identifier | None = None
-    scope: Scope = Scope.PROJECT
-    source: str | None = Field(default=None, max_length=200)
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
     sync_version: int | None = Field(default=None, ge=1)
