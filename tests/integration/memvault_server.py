@@ -84,5 +84,17 @@ class MemvaultServer:
                 self.process.kill()
                 self.process.wait(timeout=30)
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the `memvault` console script with this server's environment and home."""
+        return subprocess.run(
+            [str(MEMVAULT), *args],
+            env=self.env(),
+            cwd=self.home.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def logs(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""

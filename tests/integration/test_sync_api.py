@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -12,7 +11,7 @@ import httpx
 
 from memvault.signatures import sign
 
-from .memvault_server import MEMVAULT, WEBHOOK_TOKEN, MemvaultServer
+from .memvault_server import WEBHOOK_TOKEN, MemvaultServer
 from .neo4j_server import Neo4jServer, free_port
 from .test_replication import query, wait_for
 
@@ -28,18 +27,6 @@ def signed_post(
             "X-Webhook-Signature": header if header is not None else sign(body, secret),
         },
         timeout=30,
-    )
-
-
-def run_cli(server: MemvaultServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MEMVAULT), *args],
-        env=server.env(),
-        cwd=server.home.parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
 
 
@@ -122,7 +109,7 @@ def test_a_concurrent_version_is_409_with_both_versions_and_the_resolution(
     assert kept["sync_status"] == "conflict"
 
     # A person sees the conflict with both versions, and accepts the kept one.
-    listed = run_cli(memvault_server, "conflicts", "--json")
+    listed = memvault_server.cli("conflicts", "--json")
     [conflict] = json.loads(listed.stdout)
     assert conflict["memory_id"] == created["id"]
     assert conflict["winner"] == "local"
@@ -130,9 +117,9 @@ def test_a_concurrent_version_is_409_with_both_versions_and_the_resolution(
         "ours, v2",
         "theirs, also v2",
     }
-    resolved = run_cli(memvault_server, "resolve", created["id"])
+    resolved = memvault_server.cli("resolve", created["id"])
     assert resolved.returncode == 0, resolved.stderr
-    assert json.loads(run_cli(memvault_server, "conflicts", "--json").stdout) == []
+    assert json.loads(memvault_server.cli("conflicts", "--json").stdout) == []
     after = httpx.get(f"{memvault_server.url}/api/memories/{created['id']}").json()
     assert after["sync_status"] in ("synced", "pending")
 

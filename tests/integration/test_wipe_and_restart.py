@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 
-from .memvault_server import MEMVAULT, MemvaultServer
+from .memvault_server import MemvaultServer
 from .neo4j_server import Neo4jServer
 from .test_replication import query, remote_counts, wait_for
-
-
-def _cli(server: MemvaultServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MEMVAULT), *args],
-        env=server.env(),
-        cwd=server.home.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _fill(server: MemvaultServer, count: int) -> list[str]:
@@ -68,24 +55,24 @@ def test_cli_recover_then_verify_after_a_wipe(empty_replica: Neo4jServer, tmp_pa
         server.stop()
     shutil.rmtree(server.home)
 
-    recovered = _cli(server, "recover", "--json")
+    recovered = server.cli("recover", "--json")
     assert recovered.returncode == 0, recovered.stderr
     report = json.loads(recovered.stdout)
     assert report["recovered"] == 12
     assert report["verified"] is True
 
-    verified = _cli(server, "verify", "--json")
+    verified = server.cli("verify", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["in_sync"] is True
-    shown = _cli(server, "show", ids[3], "--json")
+    shown = server.cli("show", ids[3], "--json")
     assert json.loads(shown.stdout)["content"] == "decision 3: keep the outbox"
 
     # A local change not yet sent is pending, not drift; status counts it.
-    _cli(server, "forget", ids[0])
-    pending = _cli(server, "verify", "--json")
+    server.cli("forget", ids[0])
+    pending = server.cli("verify", "--json")
     assert pending.returncode == 0
     assert ids[0] in json.loads(pending.stdout)["local_pending"]
-    status = _cli(server, "status", "--json")
+    status = server.cli("status", "--json")
     assert status.returncode == 0, status.stderr
     replication = json.loads(status.stdout)["replication"]
     assert replication["neo4j_connected"] is True
@@ -98,6 +85,6 @@ def test_cli_recover_then_verify_after_a_wipe(empty_replica: Neo4jServer, tmp_pa
         write=True,
         id=ids[5],
     )
-    drift = _cli(server, "verify", "--json")
+    drift = server.cli("verify", "--json")
     assert drift.returncode == 1
     assert ids[5] in json.loads(drift.stdout)["hash_differs"]
