@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from memvault.store import LocalStore
 from memvault.sync.replicator import Replicator
 
 from .memvault_server import MemvaultServer
-from .neo4j_server import Neo4jServer, free_port, query
+from .neo4j_server import Neo4jServer, free_port, query, with_replica
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -95,15 +94,11 @@ def test_writes_succeed_while_neo4j_is_down_and_drain_when_it_returns(
         service.update(ids[0], {"content": "changed while down"})
         service.forget(ids[1])
 
-        async def drain_while_down() -> str | None:
-            replica = Neo4jReplica.from_settings(settings)
-            try:
-                report = await Replicator(store, replica, origin="test").run_once()
-                return report.error
-            finally:
-                await replica.close()
+        async def drain_while_down(replica: Neo4jReplica) -> str | None:
+            report = await Replicator(store, replica, origin="test").run_once()
+            return report.error
 
-        error = asyncio.run(drain_while_down())
+        error = with_replica(settings, drain_while_down)
         assert error is not None
         assert "unreachable" in error
         assert store.outbox_size() == 32  # nothing lost, nothing sent
@@ -114,19 +109,15 @@ def test_writes_succeed_while_neo4j_is_down_and_drain_when_it_returns(
     finally:
         empty_replica.control("start")
 
-    async def drain_now() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            # The backoff scheduled the retries in the future; a clock past the cap makes them due.
-            later = Replicator(
-                store, replica, origin="test", clock=lambda: queued.updated_at.replace(year=2100)
-            )
-            report = await later.run_once()
-            assert report.error is None
-        finally:
-            await replica.close()
+    async def drain_now(replica: Neo4jReplica) -> None:
+        # The backoff scheduled the retries in the future; a clock past the cap makes them due.
+        later = Replicator(
+            store, replica, origin="test", clock=lambda: queued.updated_at.replace(year=2100)
+        )
+        report = await later.run_once()
+        assert report.error is None
 
-    asyncio.run(drain_now())
+    with_replica(settings, drain_now)
     assert store.outbox_size() == 0
     assert remote_counts(settings) == (30, 30, 32)
     heads = query(settings, "MATCH (m:Memory {id: $id}) RETURN m.content AS c", id=str(ids[0]))
@@ -174,23 +165,19 @@ def test_a_replayed_change_and_an_older_version_change_nothing(
     first = service.remember({"content": "version one"})
     second = service.update(first.id, {"content": "version two"})
 
-    async def scenario() -> list[bool]:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            applied = []
-            for memory, operation in (
-                (first, Operation.CREATE),
-                (second, Operation.UPDATE),
-                (second, Operation.UPDATE),  # the same change again
-                (first, Operation.CREATE),  # an older version after a newer one
-            ):
-                outcomes = await replica.apply([Change(operation, memory, "test")])
-                applied.append(outcomes[0].applied)
-            return applied
-        finally:
-            await replica.close()
+    async def scenario(replica: Neo4jReplica) -> list[bool]:
+        applied = []
+        for memory, operation in (
+            (first, Operation.CREATE),
+            (second, Operation.UPDATE),
+            (second, Operation.UPDATE),  # the same change again
+            (first, Operation.CREATE),  # an older version after a newer one
+        ):
+            outcomes = await replica.apply([Change(operation, memory, "test")])
+            applied.append(outcomes[0].applied)
+        return applied
 
-    assert asyncio.run(scenario()) == [True, True, False, False]
+    assert with_replica(settings, scenario) == [True, True, False, False]
     head = query(settings, "MATCH (m:Memory {id: $id}) RETURN m {.*} AS m", id=str(first.id))
     assert head[0]["m"]["content"] == "version two"
     assert head[0]["m"]["sync_version"] == 2
@@ -218,14 +205,10 @@ def test_replication_of_a_memory_keeps_every_field(
         }
     )
 
-    async def push() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            await Replicator(store, replica, origin="test").run_once()
-        finally:
-            await replica.close()
+    async def push(replica: Neo4jReplica) -> None:
+        await Replicator(store, replica, origin="test").run_once()
 
-    asyncio.run(push())
+    with_replica(settings, push)
     node = query(settings, "MATCH (m:Memory {id: $id}) RETURN m {.*} AS m", id=str(memory.id))
     copy = Memory.model_validate(
         {k: v for k, v in node[0]["m"].items() if k in Memory.model_fields}
@@ -252,14 +235,10 @@ def test_unreachable_neo4j_port_reports_unavailable(tmp_path: Path) -> None:
     store = LocalStore.open(settings.store_path)
     MemoryService(store).remember({"content": "kept locally"})
 
-    async def drain() -> str | None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            return (await Replicator(store, replica, origin="t").run_once()).error
-        finally:
-            await replica.close()
+    async def drain(replica: Neo4jReplica) -> str | None:
+        return (await Replicator(store, replica, origin="t").run_once()).error
 
-    assert asyncio.run(drain()) is not None
+    assert with_replica(settings, drain) is not None
     assert store.outbox_size() == 1
     events = store.synclog.events(limit=5)
     assert events

@@ -158,70 +158,64 @@ def test_a_wiped_data_folder_is_rebuilt_byte_for_byte(
     settings = empty_replica.settings(tmp_path / "home")
     clock = Ticker()
 
-    async def story() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            step(1, "write 1,000 memories in 5 sessions of 3 projects; embed, update, forget")
-            store = LocalStore.open(settings.store_path)
-            ids = write_memories(MemoryService(store, clock=clock), clock, 1000)
-            with_vectors = [i for i in ids if (m := store.get(i)) and m.embedding is not None]
-            assert len(with_vectors) > 200
-            assert store.stats().deleted == len(range(0, 1000, 13))
+    async def story(replica: Neo4jReplica) -> None:
+        step(1, "write 1,000 memories in 5 sessions of 3 projects; embed, update, forget")
+        store = LocalStore.open(settings.store_path)
+        ids = write_memories(MemoryService(store, clock=clock), clock, 1000)
+        with_vectors = [i for i in ids if (m := store.get(i)) and m.embedding is not None]
+        assert len(with_vectors) > 200
+        assert store.stats().deleted == len(range(0, 1000, 13))
 
-            step(2, "replicate everything to Neo4j")
-            await replicate(store, replica, clock)
-            before, before_models = snapshot(settings.store_path), models(store, ids)
-            store.close()
+        step(2, "replicate everything to Neo4j")
+        await replicate(store, replica, clock)
+        before, before_models = snapshot(settings.store_path), models(store, ids)
+        store.close()
 
-            step(3, "destroy: delete the whole data folder")
-            shutil.rmtree(settings.home)
-            assert store_state(settings.store_path) is StoreState.MISSING
+        step(3, "destroy: delete the whole data folder")
+        shutil.rmtree(settings.home)
+        assert store_state(settings.store_path) is StoreState.MISSING
 
-            step(4, "recover into a fresh store")
-            store = LocalStore.open(settings.store_path)
-            pages: list[tuple[int, int]] = []
-            started = time.perf_counter()
-            report = await recover(
-                store,
-                replica,
-                RecoveryOptions(include_deleted=True),
-                clock=clock,
-                progress=lambda done, total: pages.append((done, total)),
-            )
-            elapsed = time.perf_counter() - started
-            print(f"recovery of 1,000 memories (verified): {elapsed:.3f} s")
-            assert (report.recovered, report.skipped, report.conflicts) == (1000, 0, 0)
-            assert pages == [(0, 1000), (1000, 1000)]
+        step(4, "recover into a fresh store")
+        store = LocalStore.open(settings.store_path)
+        pages: list[tuple[int, int]] = []
+        started = time.perf_counter()
+        report = await recover(
+            store,
+            replica,
+            RecoveryOptions(include_deleted=True),
+            clock=clock,
+            progress=lambda done, total: pages.append((done, total)),
+        )
+        elapsed = time.perf_counter() - started
+        print(f"recovery of 1,000 memories (verified): {elapsed:.3f} s")
+        assert (report.recovered, report.skipped, report.conflicts) == (1000, 0, 0)
+        assert pages == [(0, 1000), (1000, 1000)]
 
-            step(5, "compare every field of every memory, the history, sessions and projects")
-            after = snapshot(settings.store_path)
-            for table in before:
-                assert after[table] == before[table], f"{table} differs after recovery"
-            assert models(store, ids) == before_models
-            recovered = [store.get(i) for i in ids]
-            assert all(m is not None and m.synced_at is not None for m in recovered)
-            hits = store.search("marker421", MemoryFilter(include_deleted=True))
-            assert [hit.memory.id for hit in hits] == [ids[421]]  # the keyword index is rebuilt
+        step(5, "compare every field of every memory, the history, sessions and projects")
+        after = snapshot(settings.store_path)
+        for table in before:
+            assert after[table] == before[table], f"{table} differs after recovery"
+        assert models(store, ids) == before_models
+        recovered = [store.get(i) for i in ids]
+        assert all(m is not None and m.synced_at is not None for m in recovered)
+        hits = store.search("marker421", MemoryFilter(include_deleted=True))
+        assert [hit.memory.id for hit in hits] == [ids[421]]  # the keyword index is rebuilt
 
-            step(6, "the run ended verified: digests of both sides match")
-            assert report.verified
-            assert report.drift == 0
-            assert report.digest_local == report.digest_remote != ""
-            events = store.synclog.events(direction=SyncDirection.REMOTE_TO_LOCAL)
-            assert [(e.result, e.count) for e in events] == [(SyncResult.SUCCESS, 1000)]
+        step(6, "the run ended verified: digests of both sides match")
+        assert report.verified
+        assert report.drift == 0
+        assert report.digest_local == report.digest_remote != ""
+        events = store.synclog.events(direction=SyncDirection.REMOTE_TO_LOCAL)
+        assert [(e.result, e.count) for e in events] == [(SyncResult.SUCCESS, 1000)]
 
-            step(7, "recover again: idempotent, nothing written")
-            again = await recover(
-                store, replica, RecoveryOptions(include_deleted=True), clock=clock
-            )
-            assert (again.recovered, again.skipped, again.conflicts) == (0, 1000, 0)
-            assert again.verified
-            assert snapshot(settings.store_path) == after
-            store.close()
-        finally:
-            await replica.close()
+        step(7, "recover again: idempotent, nothing written")
+        again = await recover(store, replica, RecoveryOptions(include_deleted=True), clock=clock)
+        assert (again.recovered, again.skipped, again.conflicts) == (0, 1000, 0)
+        assert again.verified
+        assert snapshot(settings.store_path) == after
+        store.close()
 
-    asyncio.run(story())
+    with_replica(settings, story)
 
 
 def memory_ids(path: Path) -> set[str]:
@@ -232,47 +226,43 @@ def test_project_and_since_limit_the_scope(empty_replica: Neo4jServer, tmp_path:
     settings = empty_replica.settings(tmp_path / "home")
     clock = Ticker()
 
-    async def story() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            step(1, "write 30 memories in 3 projects, then update 4 of them after a moment T")
-            store = LocalStore.open(settings.store_path)
-            service = MemoryService(store, clock=clock)
-            made = [remember(service, i) for i in range(30)]
-            moment = clock()
-            later = [made[1].id, made[2].id, made[10].id, made[21].id]
-            for memory_id in later:
-                service.update(memory_id, {"content": f"changed after T: {memory_id}"})
-            service.forget(made[0].id)  # project alpha, forgotten after T
-            await replicate(store, replica, clock)
-            store.close()
-            alpha = {str(m.id) for m in made if m.project_id == "alpha"} - {str(made[0].id)}
+    async def story(replica: Neo4jReplica) -> None:
+        step(1, "write 30 memories in 3 projects, then update 4 of them after a moment T")
+        store = LocalStore.open(settings.store_path)
+        service = MemoryService(store, clock=clock)
+        made = [remember(service, i) for i in range(30)]
+        moment = clock()
+        later = [made[1].id, made[2].id, made[10].id, made[21].id]
+        for memory_id in later:
+            service.update(memory_id, {"content": f"changed after T: {memory_id}"})
+        service.forget(made[0].id)  # project alpha, forgotten after T
+        await replicate(store, replica, clock)
+        store.close()
+        alpha = {str(m.id) for m in made if m.project_id == "alpha"} - {str(made[0].id)}
 
-            step(2, "wipe, then recover only project alpha")
-            shutil.rmtree(settings.home)
-            store = LocalStore.open(settings.store_path)
-            report = await recover(store, replica, RecoveryOptions(project_id="alpha"), clock=clock)
-            assert memory_ids(settings.store_path) == alpha
-            assert report.recovered == len(alpha)
-            assert report.verified
-            assert {r[0] for r in rows(settings.store_path, "SELECT id FROM projects")} == {"alpha"}
-            sessions = rows(settings.store_path, "SELECT DISTINCT project_id FROM sessions")
-            assert sessions == [("alpha",)]
-            store.close()
+        step(2, "wipe, then recover only project alpha")
+        shutil.rmtree(settings.home)
+        store = LocalStore.open(settings.store_path)
+        report = await recover(store, replica, RecoveryOptions(project_id="alpha"), clock=clock)
+        assert memory_ids(settings.store_path) == alpha
+        assert report.recovered == len(alpha)
+        assert report.verified
+        assert {r[0] for r in rows(settings.store_path, "SELECT id FROM projects")} == {"alpha"}
+        sessions = rows(settings.store_path, "SELECT DISTINCT project_id FROM sessions")
+        assert sessions == [("alpha",)]
+        store.close()
 
-            step(3, "wipe, then recover only what changed since T (tombstones included)")
-            shutil.rmtree(settings.home)
-            store = LocalStore.open(settings.store_path)
-            since = RecoveryOptions(since=moment, include_deleted=True)
-            report = await recover(store, replica, since, clock=clock)
-            assert memory_ids(settings.store_path) == {str(i) for i in [*later, made[0].id]}
-            assert report.recovered == 5
-            assert report.verified
-            store.close()
-        finally:
-            await replica.close()
+        step(3, "wipe, then recover only what changed since T (tombstones included)")
+        shutil.rmtree(settings.home)
+        store = LocalStore.open(settings.store_path)
+        since = RecoveryOptions(since=moment, include_deleted=True)
+        report = await recover(store, replica, since, clock=clock)
+        assert memory_ids(settings.store_path) == {str(i) for i in [*later, made[0].id]}
+        assert report.recovered == 5
+        assert report.verified
+        store.close()
 
-    asyncio.run(story())
+    with_replica(settings, story)
 
 
 def test_a_dry_run_counts_the_same_and_writes_nothing(
@@ -281,54 +271,50 @@ def test_a_dry_run_counts_the_same_and_writes_nothing(
     settings = empty_replica.settings(tmp_path / "home")
     clock = Ticker()
 
-    async def story() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            step(1, "write and replicate 40 memories; wipe the folder")
-            store = LocalStore.open(settings.store_path)
-            write_memories(MemoryService(store, clock=clock), clock, 40)
-            await replicate(store, replica, clock)
-            store.close()
-            shutil.rmtree(settings.home)
+    async def story(replica: Neo4jReplica) -> None:
+        step(1, "write and replicate 40 memories; wipe the folder")
+        store = LocalStore.open(settings.store_path)
+        write_memories(MemoryService(store, clock=clock), clock, 40)
+        await replicate(store, replica, clock)
+        store.close()
+        shutil.rmtree(settings.home)
 
-            step(2, "a dry run reports what it would do and leaves the fresh store empty")
-            store = LocalStore.open(settings.store_path)
-            empty = snapshot(settings.store_path)
-            options = RecoveryOptions(include_deleted=True)
-            dry = await recover(
-                store, replica, options.model_copy(update={"dry_run": True}), clock=clock
-            )
-            assert snapshot(settings.store_path) == empty
-            assert all(not table for table in empty.values())
-            assert (dry.recovered, dry.skipped, dry.conflicts, dry.verified) == (40, 0, 0, False)
+        step(2, "a dry run reports what it would do and leaves the fresh store empty")
+        store = LocalStore.open(settings.store_path)
+        empty = snapshot(settings.store_path)
+        options = RecoveryOptions(include_deleted=True)
+        dry = await recover(
+            store, replica, options.model_copy(update={"dry_run": True}), clock=clock
+        )
+        assert snapshot(settings.store_path) == empty
+        assert all(not table for table in empty.values())
+        assert (dry.recovered, dry.skipped, dry.conflicts, dry.verified) == (40, 0, 0, False)
 
-            step(3, "the real run does exactly what the dry run announced")
-            real = await recover(store, replica, options, clock=clock)
-            assert (real.recovered, real.skipped, real.conflicts) == (40, 0, 0)
-            assert real.verified
+        step(3, "the real run does exactly what the dry run announced")
+        real = await recover(store, replica, options, clock=clock)
+        assert (real.recovered, real.skipped, real.conflicts) == (40, 0, 0)
+        assert real.verified
 
-            step(4, "after a change elsewhere, a dry run sees only that change")
-            ids = sorted(memory_ids(settings.store_path))
-            other = LocalStore.open(tmp_path / "machine-b" / "memvault.db")
-            await recover(other, replica, options, clock=clock)
-            live = next(i for i in ids if not other.get(UUID(i)).is_deleted)  # type: ignore[union-attr]
-            MemoryService(other, clock=clock).update(live, {"content": "changed on machine B"})
-            await Replicator(other, replica, origin="machine-b", clock=clock).run_once()
-            other.close()
-            before = snapshot(settings.store_path)
-            dry = await recover(
-                store, replica, options.model_copy(update={"dry_run": True}), clock=clock
-            )
-            assert (dry.recovered, dry.skipped, dry.conflicts) == (1, 39, 0)
-            assert snapshot(settings.store_path) == before
-            real = await recover(store, replica, options, clock=clock)
-            assert (real.recovered, real.skipped, real.conflicts) == (1, 39, 0)
-            assert store.get(UUID(live)).content == "changed on machine B"  # type: ignore[union-attr]
-            store.close()
-        finally:
-            await replica.close()
+        step(4, "after a change elsewhere, a dry run sees only that change")
+        ids = sorted(memory_ids(settings.store_path))
+        other = LocalStore.open(tmp_path / "machine-b" / "memvault.db")
+        await recover(other, replica, options, clock=clock)
+        live = next(i for i in ids if not other.get(UUID(i)).is_deleted)  # type: ignore[union-attr]
+        MemoryService(other, clock=clock).update(live, {"content": "changed on machine B"})
+        await Replicator(other, replica, origin="machine-b", clock=clock).run_once()
+        other.close()
+        before = snapshot(settings.store_path)
+        dry = await recover(
+            store, replica, options.model_copy(update={"dry_run": True}), clock=clock
+        )
+        assert (dry.recovered, dry.skipped, dry.conflicts) == (1, 39, 0)
+        assert snapshot(settings.store_path) == before
+        real = await recover(store, replica, options, clock=clock)
+        assert (real.recovered, real.skipped, real.conflicts) == (1, 39, 0)
+        assert store.get(UUID(live)).content == "changed on machine B"  # type: ignore[union-attr]
+        store.close()
 
-    asyncio.run(story())
+    with_replica(settings, story)
 
 
 def test_as_of_restores_the_state_at_a_past_moment(
@@ -337,68 +323,64 @@ def test_as_of_restores_the_state_at_a_past_moment(
     settings = empty_replica.settings(tmp_path / "home")
     clock = Ticker()
 
-    async def story() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            step(1, "write, embed; mark T; then update, re-weigh, forget and add")
-            store = LocalStore.open(settings.store_path)
-            service = MemoryService(store, clock=clock)
-            rewritten = service.remember({"content": "the build uses make", "project_id": "p"})
-            embed(store, clock, rewritten.id, seed=1)
-            reweighed = service.remember({"content": "tests run on CI", "project_id": "p"})
-            vector = embed(store, clock, reweighed.id, seed=2).embedding
-            forgotten = service.remember({"content": "deploy on fridays", "project_id": "p"})
-            moment = clock()
-            service.update(rewritten.id, {"content": "the build uses just"})
-            service.update(reweighed.id, {"importance": 0.9})
-            service.forget(forgotten.id)
-            after_forget = clock()
-            newcomer = service.remember({"content": "born after T", "project_id": "p"})
-            await replicate(store, replica, clock)
-            store.close()
-            shutil.rmtree(settings.home)
+    async def story(replica: Neo4jReplica) -> None:
+        step(1, "write, embed; mark T; then update, re-weigh, forget and add")
+        store = LocalStore.open(settings.store_path)
+        service = MemoryService(store, clock=clock)
+        rewritten = service.remember({"content": "the build uses make", "project_id": "p"})
+        embed(store, clock, rewritten.id, seed=1)
+        reweighed = service.remember({"content": "tests run on CI", "project_id": "p"})
+        vector = embed(store, clock, reweighed.id, seed=2).embedding
+        forgotten = service.remember({"content": "deploy on fridays", "project_id": "p"})
+        moment = clock()
+        service.update(rewritten.id, {"content": "the build uses just"})
+        service.update(reweighed.id, {"importance": 0.9})
+        service.forget(forgotten.id)
+        after_forget = clock()
+        newcomer = service.remember({"content": "born after T", "project_id": "p"})
+        await replicate(store, replica, clock)
+        store.close()
+        shutil.rmtree(settings.home)
 
-            step(2, "recover as of T into a fresh store")
-            store = LocalStore.open(settings.store_path)
-            report = await recover(store, replica, RecoveryOptions(as_of=moment), clock=clock)
-            assert (report.recovered, report.conflicts) == (3, 0)
-            assert report.verified
-            old = store.get(rewritten.id)
-            assert old is not None
-            assert old.content == "the build uses make"
-            assert old.embedding is None
-            assert old.embedding_dim is None
-            kept = store.get(reweighed.id)
-            assert kept is not None
-            assert kept.importance == 0.5
-            assert kept.embedding == pytest.approx(vector, abs=1e-6)  # same text: head's vector
-            alive = store.get(forgotten.id)
-            assert alive is not None
-            assert not alive.is_deleted
-            assert store.get(newcomer.id) is None
-            assert [v.content for v in store.versions(rewritten.id)] == ["the build uses make"] * 2
-            store.close()
+        step(2, "recover as of T into a fresh store")
+        store = LocalStore.open(settings.store_path)
+        report = await recover(store, replica, RecoveryOptions(as_of=moment), clock=clock)
+        assert (report.recovered, report.conflicts) == (3, 0)
+        assert report.verified
+        old = store.get(rewritten.id)
+        assert old is not None
+        assert old.content == "the build uses make"
+        assert old.embedding is None
+        assert old.embedding_dim is None
+        kept = store.get(reweighed.id)
+        assert kept is not None
+        assert kept.importance == 0.5
+        assert kept.embedding == pytest.approx(vector, abs=1e-6)  # same text: head's vector
+        alive = store.get(forgotten.id)
+        assert alive is not None
+        assert not alive.is_deleted
+        assert store.get(newcomer.id) is None
+        assert [v.content for v in store.versions(rewritten.id)] == ["the build uses make"] * 2
+        store.close()
 
-            step(3, "as of after the forget: the tombstone only with include_deleted")
-            shutil.rmtree(settings.home)
-            store = LocalStore.open(settings.store_path)
-            await recover(store, replica, RecoveryOptions(as_of=after_forget), clock=clock)
-            assert store.get(forgotten.id) is None
-            await recover(
-                store,
-                replica,
-                RecoveryOptions(as_of=after_forget, include_deleted=True),
-                clock=clock,
-            )
-            gone = store.get(forgotten.id)
-            assert gone is not None
-            assert gone.is_deleted
-            assert store.get(rewritten.id).content == "the build uses just"  # type: ignore[union-attr]
-            store.close()
-        finally:
-            await replica.close()
+        step(3, "as of after the forget: the tombstone only with include_deleted")
+        shutil.rmtree(settings.home)
+        store = LocalStore.open(settings.store_path)
+        await recover(store, replica, RecoveryOptions(as_of=after_forget), clock=clock)
+        assert store.get(forgotten.id) is None
+        await recover(
+            store,
+            replica,
+            RecoveryOptions(as_of=after_forget, include_deleted=True),
+            clock=clock,
+        )
+        gone = store.get(forgotten.id)
+        assert gone is not None
+        assert gone.is_deleted
+        assert store.get(rewritten.id).content == "the build uses just"  # type: ignore[union-attr]
+        store.close()
 
-    asyncio.run(story())
+    with_replica(settings, story)
 
 
 def test_recovery_never_overwrites_an_unsent_local_change(
@@ -407,45 +389,41 @@ def test_recovery_never_overwrites_an_unsent_local_change(
     settings = empty_replica.settings(tmp_path / "home")
     clock = Ticker()
 
-    async def story() -> None:
-        replica = Neo4jReplica.from_settings(settings)
-        try:
-            step(1, "machine A writes three memories and replicates them")
-            store = LocalStore.open(settings.store_path)
-            mine = MemoryService(store, clock=clock)
-            a, b, c = (mine.remember({"content": f"memory {n}"}) for n in "abc")
-            await replicate(store, replica, clock)
+    async def story(replica: Neo4jReplica) -> None:
+        step(1, "machine A writes three memories and replicates them")
+        store = LocalStore.open(settings.store_path)
+        mine = MemoryService(store, clock=clock)
+        a, b, c = (mine.remember({"content": f"memory {n}"}) for n in "abc")
+        await replicate(store, replica, clock)
 
-            step(2, "machine B recovers, edits a and b, and replicates")
-            other = LocalStore.open(tmp_path / "machine-b" / "memvault.db")
-            await recover(other, replica, RecoveryOptions(), clock=clock)
-            theirs = MemoryService(other, clock=clock)
-            theirs.update(a.id, {"content": "a, as B wrote it"})
-            theirs.update(b.id, {"content": "b, as B wrote it"})
-            await Replicator(other, replica, origin="machine-b", clock=clock).run_once()
-            other.close()
+        step(2, "machine B recovers, edits a and b, and replicates")
+        other = LocalStore.open(tmp_path / "machine-b" / "memvault.db")
+        await recover(other, replica, RecoveryOptions(), clock=clock)
+        theirs = MemoryService(other, clock=clock)
+        theirs.update(a.id, {"content": "a, as B wrote it"})
+        theirs.update(b.id, {"content": "b, as B wrote it"})
+        await Replicator(other, replica, origin="machine-b", clock=clock).run_once()
+        other.close()
 
-            step(3, "machine A edits a without replicating, then recovers")
-            mine.update(a.id, {"content": "a, as A wrote it (unsent)"})
-            report = await recover(store, replica, RecoveryOptions(), clock=clock)
+        step(3, "machine A edits a without replicating, then recovers")
+        mine.update(a.id, {"content": "a, as A wrote it (unsent)"})
+        report = await recover(store, replica, RecoveryOptions(), clock=clock)
 
-            step(4, "a is A's unsent text, still queued; b came from B; c was already there")
-            assert (report.recovered, report.skipped, report.conflicts) == (1, 1, 1)
-            assert report.conflict_ids == [str(a.id)]
-            assert store.get(a.id).content == "a, as A wrote it (unsent)"  # type: ignore[union-attr]
-            assert store.pending_ids() == {str(a.id)}
-            assert store.get(b.id).content == "b, as B wrote it"  # type: ignore[union-attr]
-            assert store.get(c.id).content == "memory c"  # type: ignore[union-attr]
-            assert report.verification is not None
-            assert report.verification.local_pending == [str(a.id)]
-            assert report.verified
-            event = store.synclog.events(direction=SyncDirection.REMOTE_TO_LOCAL, limit=1)[0]
-            assert event.result is SyncResult.PARTIAL  # a conflict was left for a human
-            store.close()
-        finally:
-            await replica.close()
+        step(4, "a is A's unsent text, still queued; b came from B; c was already there")
+        assert (report.recovered, report.skipped, report.conflicts) == (1, 1, 1)
+        assert report.conflict_ids == [str(a.id)]
+        assert store.get(a.id).content == "a, as A wrote it (unsent)"  # type: ignore[union-attr]
+        assert store.pending_ids() == {str(a.id)}
+        assert store.get(b.id).content == "b, as B wrote it"  # type: ignore[union-attr]
+        assert store.get(c.id).content == "memory c"  # type: ignore[union-attr]
+        assert report.verification is not None
+        assert report.verification.local_pending == [str(a.id)]
+        assert report.verified
+        event = store.synclog.events(direction=SyncDirection.REMOTE_TO_LOCAL, limit=1)[0]
+        assert event.result is SyncResult.PARTIAL  # a conflict was left for a human
+        store.close()
 
-    asyncio.run(story())
+    with_replica(settings, story)
 
 
 def test_pages_report_progress_and_an_unreachable_replica_fails_cleanly(
