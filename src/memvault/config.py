@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # Never mirror emptiness: a missing, empty or schema-less store is rebuilt from the replica
     # at start when the replica holds memories.
     auto_recover: bool = Field(default=True, validation_alias=_env("MEMVAULT_AUTO_RECOVER"))
+    # A session with no activity for this long ends by itself (at its last activity).
+    session_idle_minutes: float = Field(
+        default=30, gt=0, validation_alias=_env("MEMVAULT_SESSION_IDLE_MINUTES")
+    )
+    session_file_override: Path | None = Field(
+        default=None, validation_alias=_env("MEMVAULT_SESSION_FILE")
+    )
 
     neo4j_uri: str = Field(default="bolt://127.0.0.1:7687", validation_alias=_env("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=_env("NEO4J_USER"))
@@ -72,6 +79,11 @@ class Settings(BaseSettings):
     def store_path(self) -> Path:
         """The SQLite file of the local store."""
         return self.home / "memvault.db"
+
+    @property
+    def session_file(self) -> Path:
+        """The file naming the current session (the `.claude-session-id` convention)."""
+        return self.session_file_override or self.home / ".claude-session-id"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -115,6 +115,8 @@ Content = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS)]
 Importance = Annotated[float, Field(ge=0.0, le=1.0)]
 Tags = Annotated[list[str], AfterValidator(_normalise_tags)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/\\]+$")]
+# Project ids may hold slashes: a detected project is its normalised remote, `github.com/org/repo`.
+ProjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\\]+$")]
 
 
 class StrictModel(BaseModel):
@@ -130,7 +132,7 @@ class MemoryCreate(StrictModel):
     memory_type: MemoryType = MemoryType.SEMANTIC
     importance: Importance = 0.5
     tags: Tags = Field(default_factory=list)
-    project_id: Identifier | None = None
+    project_id: ProjectId | None = None
     session_id: Identifier | None = None
     task_id: Identifier | None = None
     scope: Scope = Scope.PROJECT
@@ -227,17 +229,11 @@ class Memory(BaseModel):
         return (self.sync_version, self.updated_at, str(self.event_id or ""))
 
 
-class MemoryFilter(StrictModel):
-    """Filters shared by list and search; every one is optional."""
+class DateRange(StrictModel):
+    """`since`/`until` bounds (inclusive) shared by every query."""
 
-    project_id: str | None = None
-    session_id: str | None = None
-    memory_type: MemoryType | None = None
-    tags: Tags = Field(default_factory=list)
     since: UtcDatetime | None = None
     until: UtcDatetime | None = None
-    include_deleted: bool = False
-    limit: int = Field(default=20, ge=1, le=1000)
 
     @field_validator("until")
     @classmethod
@@ -249,11 +245,30 @@ class MemoryFilter(StrictModel):
         return value
 
 
+class MemoryFilter(DateRange):
+    """Filters shared by list and search; every one is optional. Dates bound `created_at`.
+
+    `project_id` means that project's memories plus global ones; `all_projects` lifts the
+    project restriction (a cross-project query) while `project_id` still names the asker.
+    """
+
+    project_id: str | None = None
+    all_projects: bool = False
+    session_id: str | None = None
+    memory_type: MemoryType | None = None
+    tags: Tags = Field(default_factory=list)
+    include_deleted: bool = False
+    limit: int = Field(default=20, ge=1, le=1000)
+
+
 class SearchHit(BaseModel):
-    """A memory found by a search, with its relevance score (higher is better)."""
+    """A memory found by a search, with its relevance score (higher is better) and its rank in
+    each list that found it (keyword, vector); hybrid search fuses the two by reciprocal rank."""
 
     memory: Memory
     score: float
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
 
 
 class SyncQueueItem(BaseModel):
@@ -287,6 +302,8 @@ class SyncEvent(BaseModel):
 
 
 class Session(BaseModel):
+    """A working session of an agent (or a person) in one project."""
+
     id: Identifier
     project_id: str | None = None
     started_at: UtcDatetime
@@ -294,13 +311,58 @@ class Session(BaseModel):
     summary: str | None = None
     memory_count: int = Field(default=0, ge=0)
     agent: str | None = None
+    last_active_at: UtcDatetime | None = None
+    previous_id: str | None = None  # the project's session before this one (FOLLOWED_BY)
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class SessionStart(StrictModel):
+    """Start (or resume) a session; every field is optional."""
+
+    session_id: Identifier | None = Field(
+        default=None, description="The agent's own session id; a new one is made when absent"
+    )
+    project_id: ProjectId | None = None
+    agent: str | None = Field(default=None, max_length=200)
+
+
+class SessionEnd(StrictModel):
+    """End a session, optionally with a summary of what it did."""
+
+    summary: str | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
+
+
+class SessionFilter(DateRange):
+    """Filters for listing sessions: a session matches a date range when it started in it."""
+
+    project_id: str | None = None
+    agent: str | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class SessionDetail(BaseModel):
+    """A session with its memories (oldest first)."""
+
+    session: Session
+    memories: list[Memory]
 
 
 class Project(BaseModel):
-    id: Identifier
+    id: ProjectId
     name: str
     description: str | None = None
     created_at: UtcDatetime
+
+
+class ProjectSummary(Project):
+    """A project with what it holds: live memories, sessions, and when it was last active."""
+
+    memory_count: int = 0
+    session_count: int = 0
+    last_active_at: UtcDatetime | None = None
 
 
 class Stats(BaseModel):

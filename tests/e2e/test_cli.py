@@ -87,12 +87,14 @@ def test_remember_then_recall_finds_it(cli: Cli) -> None:
     )
     cli.remember("Neo4j is the replica", "--project", "memvault")
 
-    text = cli.ok("recall", "dependencies")
+    text = cli.ok("recall", "dependencies", "--project", "memvault")
     assert memory_id[:8] in text
     assert "Use uv to manage Python" in text
     assert "Neo4j" not in text
 
-    hits = cli.json("recall", "dependencies")
+    # A plain query is about the working folder's project: "memvault" is another one.
+    assert cli.json("recall", "dependencies") == []
+    hits = cli.json("recall", "dependencies", "--all-projects")
     assert [hit["rank"] for hit in hits] == [1]
     found = hits[0]["memory"]
     assert found["id"] == memory_id
@@ -111,9 +113,9 @@ def test_show_list_forget(cli: Cli) -> None:
 
     assert "Forget this one" in cli.ok("show", gone)
     assert cli.json("show", gone)["content"] == "Forget this one"
-    assert [m["id"] for m in cli.json("list")] == [gone, kept]
+    assert [m["id"] for m in cli.json("list", "--all-projects")] == [gone, kept]
     assert [m["id"] for m in cli.json("list", "--project", "a")] == [kept]
-    assert kept[:8] in cli.ok("list")
+    assert kept[:8] in cli.ok("list", "--all-projects")
 
     assert cli.ok("forget", gone).strip() == f"forgot {gone}"
     shown = cli.run("show", gone)
@@ -121,8 +123,11 @@ def test_show_list_forget(cli: Cli) -> None:
     assert "not found" in shown.stderr
     assert shown.stdout == ""
     assert cli.json("show", gone, "--include-deleted")["deleted_at"] is not None
-    assert [m["id"] for m in cli.json("list")] == [kept]
-    assert {m["id"] for m in cli.json("list", "--include-deleted")} == {kept, gone}
+    assert [m["id"] for m in cli.json("list", "--all-projects")] == [kept]
+    assert {m["id"] for m in cli.json("list", "--all-projects", "--include-deleted")} == {
+        kept,
+        gone,
+    }
     assert cli.counts() == (1, 1, 3)  # two creates and one delete wait for the replica
 
     again = cli.run("forget", gone)

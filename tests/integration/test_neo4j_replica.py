@@ -57,7 +57,7 @@ def test_schema_setup_is_idempotent_and_creates_every_index(settings: Settings) 
     assert {"memory_id", "memory_version_key", "session_id", "project_id", "task_id"} <= set(
         second.constraints
     )
-    assert {"memory_content", "memory_embedding", "memory_project", "memory_created"} <= set(
+    assert {"memory_text", "memory_embedding", "memory_project", "memory_created"} <= set(
         second.indexes
     )
 

@@ -39,7 +39,9 @@ def test_serve_recovers_a_deleted_store_before_serving(
     shutil.rmtree(server.home)  # step: the agent wipes the data folder
     server.start()  # step: the next start notices and recovers before serving
     try:
-        listed = httpx.get(f"{server.url}/api/memories", params={"limit": 100}).json()
+        listed = httpx.get(
+            f"{server.url}/api/memories", params={"limit": 100, "all_projects": True}
+        ).json()
         assert sorted(m["id"] for m in listed) == sorted(ids)
         assert "recover" in server.logs()
     finally:

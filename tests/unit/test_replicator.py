@@ -16,10 +16,11 @@ from uuid import UUID
 import pytest
 
 from memvault.errors import RejectedError, UnavailableError
-from memvault.models import Memory, Operation, SyncStatus
+from memvault.models import Memory, Operation, Project, Session, SyncStatus
 from memvault.remote.protocol import ApplyOutcome, Change
 from memvault.service import MemoryService
 from memvault.store import LocalStore
+from memvault.store.embeddings import Embedded
 from memvault.sync.replicator import Backoff, Replicator
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -41,6 +42,19 @@ class ScriptedReplica:
         self.refuse: set[UUID] = set()
         self.heads: dict[UUID, Memory] = {}
         self.batches: list[int] = []
+        self.sessions: dict[str, Session] = {}
+        self.vectors: dict[str, list[float]] = {}
+
+    async def apply_embeddings(self, items: Sequence[Embedded]) -> int:
+        if self.down:
+            raise UnavailableError("Neo4j is unreachable: connection refused")
+        self.vectors.update((item.memory_id, item.vector) for item in items)
+        return len(items)
+
+    async def apply_context(self, sessions: Sequence[Session], projects: Sequence[Project]) -> None:
+        if self.down:
+            raise UnavailableError("Neo4j is unreachable: connection refused")
+        self.sessions.update((session.id, session) for session in sessions)
 
     async def apply(self, changes: Sequence[Change]) -> list[ApplyOutcome]:
         if self.down:
@@ -104,6 +118,9 @@ def test_drains_in_order_in_batches_and_marks_synced(
     assert replica.batches == [10, 10, 6]
     assert store.outbox_size() == 0
     assert replica.heads[memories[0].id].content == "memory 0, changed"
+    # The session the memories joined went first, once, and is not sent again.
+    assert list(replica.sessions) == [memories[0].session_id]
+    assert store.sessions.unsynced().sessions == []
     for memory in memories:
         stored = store.get(memory.id)
         assert stored is not None
@@ -111,7 +128,7 @@ def test_drains_in_order_in_batches_and_marks_synced(
         assert stored.remote_id == f"remote-{memory.id}"
         assert stored.synced_at == START
     events = store.synclog.events(limit=10)
-    assert [e.count for e in reversed(events)] == [10, 10, 6]
+    assert [e.count for e in reversed(events)] == [1, 10, 10, 6]
 
 
 def test_unavailable_replica_keeps_everything_with_backoff_and_the_error(

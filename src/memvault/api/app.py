@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from memvault import __version__
-from memvault.api import routes_memories, routes_status, routes_sync
+from memvault.api import routes_context, routes_memories, routes_status, routes_sync
 from memvault.api.errors import install_error_handlers
 from memvault.api.limits import BodySizeLimitMiddleware
 from memvault.api.security import BearerTokenMiddleware
 from memvault.config import MAX_BODY_BYTES, Settings
+from memvault.context.sessions import end_idle_sessions_forever
 from memvault.runtime import open_service
 from memvault.service import MemoryService
 
@@ -28,10 +29,12 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         stop = asyncio.Event()
         # The replicator and pull run beside the API for as long as it serves.
         background = asyncio.create_task(active.sync.run(stop)) if active.sync else None
+        sweeper = asyncio.create_task(end_idle_sessions_forever(active.sessions, stop))
         try:
             yield
         finally:
             stop.set()
+            await sweeper
             if background is not None:
                 await background
             if owned:
@@ -49,6 +52,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(routes_memories.router)
+    app.include_router(routes_context.router)
     app.include_router(routes_status.router)
     app.include_router(routes_sync.router)
 

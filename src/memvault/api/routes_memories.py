@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Security
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from memvault.api.deps import ServiceDep
@@ -16,13 +17,13 @@ router = APIRouter(prefix="/api/memories", tags=["memories"])
 
 Responses = dict[int | str, dict[str, Any]]
 
-_ERRORS: Responses = {
+ERRORS: Responses = {
     422: {"model": ErrorOut, "description": "Invalid input; details name each field"}
 }
 _MISSING: Responses = {
     404: {"model": ErrorOut, "description": "No such memory (or it was forgotten)"}
 }
-_WRITE: Responses = {
+WRITE: Responses = {
     401: {"model": ErrorOut, "description": "Token missing or wrong (when one is configured)"},
     413: {"model": ErrorOut, "description": "Request body over 1 MiB"},
 }
@@ -39,16 +40,20 @@ class MemoryOut(Memory):
 
 
 class SearchHitOut(BaseModel):
-    """A search result: the memory and its relevance (higher is better)."""
+    """A search result: the memory (with its project, session, agent and time), its fused
+    relevance (higher is better) and its rank in the keyword and vector lists."""
 
     memory: MemoryOut
     score: float
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
 
 
 class SearchQuery(MemoryFilter):
-    """The list filters plus the words to look for."""
+    """The list filters plus the words to look for, and where to ask."""
 
     q: str = Field(description="Words to look for in content and tags")
+    remote: bool = Field(default=False, description="Ask the replica, not the local store")
 
 
 @router.post(
@@ -56,7 +61,7 @@ class SearchQuery(MemoryFilter):
     status_code=201,
     response_model=MemoryOut,
     summary="Remember: store a new memory",
-    responses={**_ERRORS, **_WRITE},
+    responses={**ERRORS, **WRITE},
     dependencies=_WRITE_SECURITY,
 )
 def remember(body: MemoryCreate, service: ServiceDep) -> Memory:
@@ -68,7 +73,7 @@ def remember(body: MemoryCreate, service: ServiceDep) -> Memory:
     "",
     response_model=list[MemoryOut],
     summary="List memories, newest first",
-    responses=_ERRORS,
+    responses=ERRORS,
 )
 def list_memories(flt: Annotated[MemoryFilter, Query()], service: ServiceDep) -> list[Memory]:
     """Memories matching every given filter; `tags` may repeat and all must match."""
@@ -79,18 +84,22 @@ def list_memories(flt: Annotated[MemoryFilter, Query()], service: ServiceDep) ->
     "/search",
     response_model=list[SearchHitOut],
     summary="Search memories by keywords, best match first",
-    responses=_ERRORS,
+    responses=ERRORS,
 )
-def search(query: Annotated[SearchQuery, Query()], service: ServiceDep) -> list[SearchHit]:
-    """Keyword recall over content and tags, with the same filters as the list."""
-    return service.search(query.q, query)
+async def search(query: Annotated[SearchQuery, Query()], service: ServiceDep) -> list[SearchHit]:
+    """Recall over content and tags, with the same filters as the list. A plain query covers
+    the server's project and global memories; `all_projects=true` asks across projects."""
+    flt = MemoryFilter.model_validate(query.model_dump(exclude={"q", "remote"}))
+    if query.remote:
+        return await service.search_remote(query.q, flt)
+    return await run_in_threadpool(service.search, query.q, flt)
 
 
 @router.get(
     "/{memory_id}",
     response_model=MemoryOut,
     summary="Get one memory",
-    responses={**_ERRORS, **_MISSING},
+    responses={**ERRORS, **_MISSING},
 )
 def get_memory(
     memory_id: MemoryId,
@@ -105,7 +114,7 @@ def get_memory(
     "/{memory_id}",
     response_model=MemoryOut,
     summary="Update some fields of a memory",
-    responses={**_ERRORS, **_MISSING, **_WRITE},
+    responses={**ERRORS, **_MISSING, **WRITE},
     dependencies=_WRITE_SECURITY,
 )
 def update_memory(memory_id: MemoryId, body: MemoryUpdate, service: ServiceDep) -> Memory:
@@ -117,7 +126,7 @@ def update_memory(memory_id: MemoryId, body: MemoryUpdate, service: ServiceDep) 
     "/{memory_id}",
     response_model=MemoryOut,
     summary="Forget a memory (tombstone; the replica keeps its history)",
-    responses={**_ERRORS, **_MISSING, **_WRITE},
+    responses={**ERRORS, **_MISSING, **WRITE},
     dependencies=_WRITE_SECURITY,
 )
 def forget(memory_id: MemoryId, service: ServiceDep) -> Memory:

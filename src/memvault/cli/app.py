@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from memvault.cli import doctor, memories, neo4j, status, sync
+from memvault.cli import doctor, memories, neo4j, sessions, status, sync
 from memvault.cli.context import CliContext, cli_context
 from memvault.errors import InvalidInputError, MemvaultError, NotFoundError
 
@@ -103,6 +103,8 @@ app.command("recover")(sync.recover)
 app.command("verify")(sync.verify)
 app.command("conflicts")(sync.conflicts)
 app.command("resolve")(sync.resolve)
+app.add_typer(sessions.app, name="session")
+app.add_typer(sessions.projects_app, name="projects")
 app.add_typer(neo4j.app, name="neo4j")
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from memvault.config import Settings, load_settings
 from memvault.errors import InvalidInputError
 from memvault.models import describe_errors
-from memvault.runtime import open_service
+from memvault.runtime import SCRATCH_STORE, open_service
 from memvault.service import MemoryService
 
 T = TypeVar("T")
@@ -26,6 +26,8 @@ class CliContext:
 
     home: Path | None = None
     _service: MemoryService | None = field(default=None, init=False)
+    # The local store is missing and the replica answers: do not create an empty store file.
+    _scratch: bool = field(default=False, init=False)
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the environment and .env, with --home and `overrides` on top."""
@@ -41,8 +43,28 @@ class CliContext:
         if self._service is None or (with_sync and self._service.sync is None):
             if self._service is not None:
                 self._service.store.close()
-            self._service = open_service(self.settings(), with_sync=with_sync)
+            self._service = open_service(
+                self.settings(),
+                with_sync=with_sync,
+                store_path=SCRATCH_STORE if self._scratch else None,
+            )
         return self._service
+
+    def use_remote(self, asked: bool) -> bool:
+        """Answer from the replica: when asked, or when the local store is gone and a replica
+        is configured (a wiped machine can still ask what earlier sessions decided)."""
+        if asked:
+            return True
+        settings = self.settings()
+        if settings.store_path.exists() or settings.neo4j_password is None:
+            return False
+        typer.echo(
+            f"note: no local store at {settings.store_path}; answering from the replica "
+            "(`memvault recover` rebuilds the local store)",
+            err=True,
+        )
+        self._scratch = True
+        return True
 
     def run_with_replica(self, work: Callable[[MemoryService], Awaitable[T]]) -> T:
         """Run async `work` against the service with its replica, closing the driver after."""

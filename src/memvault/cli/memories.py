@@ -27,7 +27,10 @@ def remember(
     scope: Annotated[
         str | None, typer.Option("--scope", help="project (default) or global.")
     ] = None,
-    source: Annotated[str, typer.Option("--source", help="Who wrote it.")] = "cli",
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Who wrote it (default: the session's agent)."),
+    ] = None,
     as_json: options.Json = False,
 ) -> None:
     """Store a new memory and print its id."""
@@ -61,15 +64,17 @@ def recall(
     ],
     project: options.Project = None,
     session: options.Session = None,
+    all_projects: options.AllProjects = False,
     memory_type: options.Type = None,
     tags: options.Tags = None,
     since: options.Since = None,
     until: options.Until = None,
     limit: options.Limit = 10,
     include_deleted: options.IncludeDeleted = False,
+    remote: options.Remote = False,
     as_json: options.Json = False,
 ) -> None:
-    """Find memories by keywords, best match first."""
+    """Find memories by keywords, best match first, with their project, session and agent."""
     flt = options.memory_filter(
         project=project,
         session=session,
@@ -79,15 +84,15 @@ def recall(
         until=until,
         limit=limit,
         include_deleted=include_deleted,
+        all_projects=all_projects,
     )
-    hits = cli_context(ctx).service().search(query, flt)
+    context = cli_context(ctx)
+    if context.use_remote(remote):
+        hits = context.run_with_replica(lambda service: service.search_remote(query, flt))
+    else:
+        hits = context.service().search(query, flt)
     if as_json:
-        render.emit_json(
-            [
-                {"rank": rank, "score": hit.score, "memory": render.memory_json(hit.memory)}
-                for rank, hit in enumerate(hits, start=1)
-            ]
-        )
+        render.emit_json([render.hit_json(rank, hit) for rank, hit in enumerate(hits, start=1)])
     else:
         from memvault.cli import tables
 
@@ -127,12 +132,14 @@ def list_memories(
     ctx: typer.Context,
     project: options.Project = None,
     session: options.Session = None,
+    all_projects: options.AllProjects = False,
     memory_type: options.Type = None,
     tags: options.Tags = None,
     since: options.Since = None,
     until: options.Until = None,
     limit: options.Limit = 20,
     include_deleted: options.IncludeDeleted = False,
+    remote: options.Remote = False,
     as_json: options.Json = False,
 ) -> None:
     """List memories, newest first."""
@@ -145,8 +152,13 @@ def list_memories(
         until=until,
         limit=limit,
         include_deleted=include_deleted,
+        all_projects=all_projects,
     )
-    memories = cli_context(ctx).service().list(flt)
+    context = cli_context(ctx)
+    if context.use_remote(remote):
+        memories = context.run_with_replica(lambda service: service.list_remote(flt))
+    else:
+        memories = context.service().list(flt)
     if as_json:
         render.emit_json([render.memory_json(m) for m in memories])
     else:

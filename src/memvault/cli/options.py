@@ -14,7 +14,27 @@ TYPES = ", ".join(t.value for t in MemoryType)
 
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON, nothing else.")]
 Project = Annotated[str | None, typer.Option("--project", "-p", help="Project id.")]
-Session = Annotated[str | None, typer.Option("--session", "-s", help="Session id.")]
+Session = Annotated[
+    str | None,
+    typer.Option(
+        "--session", "-s", help="Session id, or `previous` / `current` (of this project)."
+    ),
+]
+AllProjects = Annotated[
+    bool,
+    typer.Option(
+        "--all-projects",
+        help="Across every project (a plain query covers this project and global memories).",
+    ),
+]
+Remote = Annotated[
+    bool,
+    typer.Option(
+        "--remote",
+        help="Ask the replica instead of the local store (used anyway when the "
+        "local store is missing).",
+    ),
+]
 Type = Annotated[str | None, typer.Option("--type", "-t", help=f"Memory type: {TYPES}.")]
 Tags = Annotated[
     list[str] | None,
@@ -68,10 +88,12 @@ def memory_filter(
     until: str | None,
     limit: int,
     include_deleted: bool,
+    all_projects: bool = False,
 ) -> dict[str, Any]:
     """Raw filter input for the service, which validates it (and names what is wrong)."""
     raw: dict[str, Any] = {
         "project_id": project,
+        "all_projects": all_projects or None,
         "session_id": session,
         "memory_type": memory_type,
         "tags": split_tags(tags),

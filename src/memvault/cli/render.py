@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from memvault.models import Memory
+from memvault.models import Memory, SearchHit
 
 
 def emit_json(data: Any) -> None:
@@ -19,6 +19,17 @@ def emit_json(data: Any) -> None:
 def memory_json(memory: Memory, *, with_embedding: bool = False) -> dict[str, Any]:
     """A memory as JSON-ready data; the embedding vector only when asked (it is long)."""
     return memory.model_dump(mode="json", exclude=None if with_embedding else {"embedding"})
+
+
+def hit_json(rank: int, hit: SearchHit) -> dict[str, Any]:
+    """A search hit: its rank, fused score, rank in the keyword and vector lists, the memory."""
+    return {
+        "rank": rank,
+        "score": hit.score,
+        "keyword_rank": hit.keyword_rank,
+        "vector_rank": hit.vector_rank,
+        "memory": memory_json(hit.memory),
+    }
 
 
 def plain(report: Any) -> Any:

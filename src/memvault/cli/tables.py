@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memvault.models import Memory, SearchHit, Stats
+from memvault.models import Memory, ProjectSummary, SearchHit, Session, SessionDetail, Stats
 
 if TYPE_CHECKING:
     from memvault.health import CheckResult
@@ -32,13 +32,18 @@ def _snippet(content: str) -> str:
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"
 
 
+def _attribution(memory: Memory) -> str:
+    session = memory.session_id[:SHORT_ID] if memory.session_id else "-"
+    return f"{memory.project_id or '-'} · {session} · {memory.source or '-'}"
+
+
 def _memory_table(with_rank: bool) -> Table:
     table = Table(show_edge=False, header_style="bold")
     if with_rank:
         table.add_column("#", justify="right", no_wrap=True)
     table.add_column("id", no_wrap=True, min_width=SHORT_ID)
     table.add_column("type", no_wrap=True)
-    table.add_column("project", overflow="fold")
+    table.add_column("project · session · agent", overflow="fold")
     table.add_column("created (UTC)", no_wrap=True)
     table.add_column("content", ratio=1, overflow="fold")
     return table
@@ -49,7 +54,7 @@ def _memory_cells(memory: Memory) -> list[Text]:
     return [
         Text(str(memory.id)[:SHORT_ID]),
         Text(memory.memory_type.value),
-        Text(memory.project_id or "-"),
+        Text(_attribution(memory)),
         Text(_time(memory.created_at)),
         Text(_snippet(memory.content) + mark),
     ]
@@ -155,3 +160,72 @@ def print_checks(results: list[CheckResult], all_required_ok: bool) -> None:
         console.print("all required checks passed")
     else:
         console.print(Text(f"required checks failed: {', '.join(failed)}", style="red"))
+
+
+def print_sessions(sessions: list[Session]) -> None:
+    """Sessions, most recently started first."""
+    if not sessions:
+        _console().print("no sessions")
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for title in ("id", "project", "agent", "started (UTC)", "ended (UTC)", "memories"):
+        table.add_column(title, overflow="fold", justify="right" if title == "memories" else "left")
+    table.add_column("summary", ratio=1, overflow="fold")
+    for s in sessions:
+        table.add_row(
+            Text(s.id),
+            Text(s.project_id or "-"),
+            Text(s.agent or "-"),
+            Text(_time(s.started_at)),
+            Text(_time(s.ended_at) if s.ended_at else "open"),
+            str(s.memory_count),
+            Text(_snippet(s.summary or "")),
+        )
+    _console().print(table)
+
+
+def print_session(detail: SessionDetail) -> None:
+    """One session's fields, then its memories oldest first."""
+    s = detail.session
+    table = Table(show_header=False, show_edge=False, box=None)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in (
+        ("session", s.id),
+        ("project", s.project_id),
+        ("agent", s.agent),
+        ("started", s.started_at.isoformat()),
+        ("ended", s.ended_at.isoformat() if s.ended_at else "open"),
+        ("previous", s.previous_id),
+        ("memories", str(len(detail.memories))),
+        ("summary", s.summary),
+    ):
+        table.add_row(name, Text(value or "-"))
+    console = _console()
+    console.print(table)
+    console.print()
+    print_memories(detail.memories)
+
+
+def print_projects(projects: list[ProjectSummary]) -> None:
+    """Projects with their counts, most recently active first."""
+    if not projects:
+        _console().print("no projects")
+        return
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("id", overflow="fold")
+    table.add_column("name", overflow="fold")
+    table.add_column("memories", justify="right")
+    table.add_column("sessions", justify="right")
+    table.add_column("last active (UTC)", no_wrap=True)
+    table.add_column("description", ratio=1, overflow="fold")
+    for p in projects:
+        table.add_row(
+            Text(p.id),
+            Text(p.name),
+            str(p.memory_count),
+            str(p.session_count),
+            Text(_time(p.last_active_at)),
+            Text(_snippet(p.description or "")),
+        )
+    _console().print(table)

@@ -127,3 +127,64 @@ RETURN s {.*, memory_count: n} AS s ORDER BY s.id
 """
 EXPORT_PROJECTS = "MATCH (p:Project) RETURN p {.*} AS p ORDER BY p.id"
 MEMORY_COUNT = "MATCH (m:Memory) WHERE m.sync_version > 0 RETURN count(m) AS n"
+
+# Context upserts (Replica.apply_context). An incoming null keeps the stored value; a start or
+# creation time only moves earlier and a last activity only later (fixed-width time strings
+# compare in time order), so a late or replayed copy never rolls the replica back.
+# A real name replaces the default name (the id itself); the id never replaces a real name.
+UPSERT_PROJECTS = """
+UNWIND $projects AS x
+MERGE (p:Project {id: x.id})
+SET p.name = CASE WHEN p.name IS NULL OR x.name <> x.id THEN x.name ELSE p.name END,
+    p.description = coalesce(x.description, p.description),
+    p.created_at = CASE WHEN p.created_at IS NULL OR x.created_at < p.created_at
+                        THEN x.created_at ELSE p.created_at END
+"""
+
+# A project or previous session named but not (yet) on the replica is created as a stub whose
+# times are upper bounds (this session's start); its own upsert later moves them earlier. A
+# session has one predecessor: a FOLLOWED_BY from any other session is dropped. A session's count
+# of memories only grows (deletes leave tombstones), so a stale copy cannot lower it.
+UPSERT_SESSIONS = """
+UNWIND $sessions AS x
+MERGE (s:Session {id: x.id})
+SET s.project_id = coalesce(x.project_id, s.project_id),
+    s.started_at = CASE WHEN s.started_at IS NULL OR x.started_at < s.started_at
+                        THEN x.started_at ELSE s.started_at END,
+    s.ended_at = coalesce(x.ended_at, s.ended_at),
+    s.summary = coalesce(x.summary, s.summary),
+    s.agent = coalesce(x.agent, s.agent),
+    s.last_active_at = CASE WHEN s.last_active_at IS NULL OR x.last_active_at > s.last_active_at
+                            THEN x.last_active_at ELSE s.last_active_at END,
+    s.previous_id = coalesce(x.previous_id, s.previous_id),
+    s.memory_count = CASE WHEN s.memory_count IS NULL OR x.memory_count > s.memory_count
+                          THEN x.memory_count ELSE s.memory_count END
+WITH s
+CALL (s) {
+  WITH s WHERE s.previous_id IS NOT NULL AND s.previous_id <> s.id
+  MERGE (prev:Session {id: s.previous_id})
+  ON CREATE SET prev.started_at = s.started_at, prev.project_id = s.project_id
+  MERGE (prev)-[:FOLLOWED_BY]->(s)
+  WITH s
+  MATCH (other:Session)-[old:FOLLOWED_BY]->(s) WHERE other.id <> s.previous_id
+  DELETE old
+}
+CALL (s) {
+  OPTIONAL MATCH (prev:Session)-[:FOLLOWED_BY]->(s)
+  UNWIND [s, prev] AS n
+  WITH n WHERE n.project_id IS NOT NULL
+  MERGE (p:Project {id: n.project_id})
+  ON CREATE SET p.name = n.project_id, p.created_at = n.started_at
+  MERGE (n)-[:PART_OF]->(p)
+}
+"""
+
+# Vectors computed after their memory replicated (embedding is off the write path). Only the
+# version they belong to gets them; history (MemoryVersion) never holds vectors.
+SET_EMBEDDINGS = """
+UNWIND $items AS x
+MATCH (m:Memory {id: x.id})
+WHERE m.event_id = x.event_id
+SET m.embedding = x.vector, m.embedding_model = x.model, m.embedding_dim = size(x.vector)
+RETURN count(m) AS n
+"""

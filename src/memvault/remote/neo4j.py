@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from memvault.remote.protocol import (
     Fingerprint,
     RemoteChange,
 )
+from memvault.store.embeddings import Embedded
 from memvault.store.rows import to_db_time
 
 # Local bookkeeping that means nothing on the replica.
@@ -133,6 +135,17 @@ class Neo4jReplica:
             for row in rows
         ]
 
+    async def apply_embeddings(self, items: Sequence[Embedded]) -> int:
+        """Set vectors on the versions they were computed for (see cypher.SET_EMBEDDINGS)."""
+        if not items:
+            return 0
+        params = [
+            {"id": i.memory_id, "event_id": i.event_id, "vector": i.vector, "model": i.model}
+            for i in items
+        ]
+        rows = await self.write(cypher.SET_EMBEDDINGS, items=params)
+        return int(rows[0]["n"]) if rows else 0
+
     async def changes_since(self, cursor: int, limit: int) -> list[RemoteChange]:
         rows = await self.read(cypher.CHANGES_SINCE, cursor=cursor, limit=limit)
         return [
@@ -158,9 +171,25 @@ class Neo4jReplica:
         sessions = await self.read(cypher.EXPORT_SESSIONS)
         projects = await self.read(cypher.EXPORT_PROJECTS)
         return (
-            [Session.model_validate(_known(row["s"], Session)) for row in sessions],
-            [Project.model_validate(_known(row["p"], Project)) for row in projects],
+            [Session.model_validate(known_fields(row["s"], Session)) for row in sessions],
+            [Project.model_validate(known_fields(row["p"], Project)) for row in projects],
         )
+
+    async def apply_context(self, sessions: Sequence[Session], projects: Sequence[Project]) -> None:
+        """Upsert projects, then sessions with their links, in one transaction (see cypher.py)."""
+        if not sessions and not projects:
+            return
+        project_rows = [_context_props(project) for project in projects]
+        session_rows = [_context_props(session) for session in sessions]
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
+            if project_rows:
+                await (await tx.run(cypher.UPSERT_PROJECTS, projects=project_rows)).consume()
+            if session_rows:
+                await (await tx.run(cypher.UPSERT_SESSIONS, sessions=session_rows)).consume()
+
+        async with translated_errors(), self._driver.session(database=self.database) as session:
+            await session.execute_write(work)
 
     async def fingerprints(self, flt: ExportFilter) -> list[Fingerprint]:
         found: list[Fingerprint] = []
@@ -194,14 +223,22 @@ def memory_props(memory: Memory) -> dict[str, Any]:
 
 def memory_from_props(props: dict[str, Any]) -> Memory:
     """A memory read from the replica (head or version), marked as synced."""
-    return Memory.model_validate({**_known(props, Memory), "sync_status": SyncStatus.SYNCED})
+    return Memory.model_validate({**known_fields(props, Memory), "sync_status": SyncStatus.SYNCED})
 
 
-def _known(
+def known_fields(
     props: dict[str, Any], model: type[Memory] | type[Session] | type[Project]
 ) -> dict[str, Any]:
+    """The properties that are fields of `model` (a node also holds replica bookkeeping)."""
     fields = model.model_fields  # once: the class property is slow enough to show in exports
     return {key: value for key, value in props.items() if key in fields}
+
+
+def _context_props(item: Session | Project) -> dict[str, Any]:
+    return {
+        key: to_db_time(value) if isinstance(value, datetime) else value
+        for key, value in item.model_dump().items()
+    }
 
 
 def _change_param(change: Change, *, head: bool) -> dict[str, Any]:

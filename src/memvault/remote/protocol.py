@@ -13,7 +13,18 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from memvault.models import Memory, Operation, Project, Session
+from memvault.models import (
+    Memory,
+    MemoryFilter,
+    Operation,
+    Project,
+    ProjectSummary,
+    SearchHit,
+    Session,
+    SessionDetail,
+    SessionFilter,
+)
+from memvault.store.embeddings import Embedded
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,12 @@ class Replica(Protocol):
         newer by last-write-wins order, all in one transaction. Replays are no-ops."""
         ...
 
+    async def apply_embeddings(self, items: Sequence[Embedded]) -> int:
+        """Set each memory's vector (with model and dimension) where the replica's current
+        version is the one the vector was computed for; returns how many were set. A vector
+        for a superseded version is dropped: the newer text needs its own."""
+        ...
+
     async def changes_since(self, cursor: int, limit: int) -> list[RemoteChange]:
         """Heads changed after sequence number `cursor`, in sequence order."""
         ...
@@ -93,6 +110,11 @@ class Replica(Protocol):
         """All sessions and projects."""
         ...
 
+    async def apply_context(self, sessions: Sequence[Session], projects: Sequence[Project]) -> None:
+        """Upsert sessions (with their PART_OF project and FOLLOWED_BY chain) and projects in
+        one transaction. A field the incoming copy leaves empty keeps the replica's value."""
+        ...
+
     async def fingerprints(self, flt: ExportFilter) -> list[Fingerprint]:
         """Fingerprints of the current versions matching `flt`, ordered by id; each hash is
         checked against the stored text."""
@@ -103,3 +125,30 @@ class Replica(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class ReplicaQueries(Protocol):
+    """The read side of the replica: the local store's queries, answered from the remote (when
+    the local store is gone, or on request). Same filters, same meaning, same result shapes."""
+
+    async def search_memories(
+        self, text: str, vector: list[float] | None, flt: MemoryFilter
+    ) -> list[SearchHit]:
+        """Fulltext (and, given a query vector, vector-index) search fused by reciprocal rank."""
+        ...
+
+    async def list_memories(self, flt: MemoryFilter) -> list[Memory]:
+        """Current versions matching `flt`, newest first."""
+        ...
+
+    async def list_sessions(self, flt: SessionFilter) -> list[Session]:
+        """Sessions matching `flt`, most recently started first."""
+        ...
+
+    async def get_session(self, session_id: str) -> SessionDetail | None:
+        """A session and its live memories (oldest first); None when unknown."""
+        ...
+
+    async def list_projects(self) -> list[ProjectSummary]:
+        """Every project with its live memory count, session count and last activity."""
+        ...

@@ -22,10 +22,40 @@ class SchemaVersion:
     statements: tuple[str, ...]
 
 
+def vector_index_statement(dimensions: int) -> str:
+    """The vector index over Memory.embedding, sized to the embedding model (cosine)."""
+    if not 1 <= dimensions <= 4096:
+        raise ValueError("vector_dimensions must be between 1 and 4096")
+    return (
+        "CREATE VECTOR INDEX memory_embedding IF NOT EXISTS FOR (n:Memory) ON n.embedding "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dimensions)}, "
+        "`vector.similarity_function`: 'cosine'}}"
+    )
+
+
+async def vector_index_dimensions(replica: Neo4jReplica) -> int | None:
+    """The dimension the replica's vector index holds; None when it has none."""
+    rows = await replica.read(
+        "SHOW VECTOR INDEXES YIELD name, options WHERE name = 'memory_embedding'"
+        " RETURN options.indexConfig.`vector.dimensions` AS dims"
+    )
+    return int(rows[0]["dims"]) if rows else None
+
+
+async def rebuild_vector_index(replica: Neo4jReplica, dimensions: int) -> bool:
+    """Make the vector index hold `dimensions`-dimensional vectors: dropped and created again
+    when its size differs (Neo4j cannot resize an index). Returns whether it was rebuilt.
+    Vectors of another size stay on their nodes but are not indexed."""
+    if await vector_index_dimensions(replica) == dimensions:
+        return False
+    await replica.write("DROP INDEX memory_embedding IF EXISTS")
+    await replica.write(vector_index_statement(dimensions))
+    await replica.write("CALL db.awaitIndex('memory_embedding', 300)")
+    return True
+
+
 def schema_versions(vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS) -> list[SchemaVersion]:
     """Every schema version, in order. The vector index is sized to the embedding model."""
-    if not 1 <= vector_dimensions <= 4096:
-        raise ValueError("vector_dimensions must be between 1 and 4096")
     return [
         SchemaVersion(
             1,
@@ -38,11 +68,7 @@ def schema_versions(vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS) -> list[
                 "CREATE CONSTRAINT session_id IF NOT EXISTS FOR (n:Session) REQUIRE n.id IS UNIQUE",
                 "CREATE CONSTRAINT project_id IF NOT EXISTS FOR (n:Project) REQUIRE n.id IS UNIQUE",
                 "CREATE CONSTRAINT task_id IF NOT EXISTS FOR (n:Task) REQUIRE n.id IS UNIQUE",
-                "CREATE FULLTEXT INDEX memory_content IF NOT EXISTS "
-                "FOR (n:Memory) ON EACH [n.content]",
-                "CREATE VECTOR INDEX memory_embedding IF NOT EXISTS FOR (n:Memory) ON n.embedding "
-                f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(vector_dimensions)}, "
-                "`vector.similarity_function`: 'cosine'}}",
+                vector_index_statement(vector_dimensions),
                 "CREATE INDEX memory_project IF NOT EXISTS FOR (n:Memory) ON (n.project_id)",
                 "CREATE INDEX memory_type IF NOT EXISTS FOR (n:Memory) ON (n.memory_type)",
                 "CREATE INDEX memory_created IF NOT EXISTS FOR (n:Memory) ON (n.created_at)",
@@ -61,6 +87,19 @@ def schema_versions(vector_dimensions: int = DEFAULT_VECTOR_DIMENSIONS) -> list[
                 "FOR (n:MemoryVersion) ON (n.memory_id)",
                 "CREATE INDEX memory_version_updated IF NOT EXISTS "
                 "FOR (n:MemoryVersion) ON (n.updated_at)",
+            ),
+        ),
+        SchemaVersion(
+            3,
+            "fulltext_english",
+            (
+                # Version 1's `memory_content` used the standard analyzer (no stemming); the
+                # local store's FTS5 stems (porter), so "rotating" found "rotate" locally but not
+                # on the replica. The english analyzer stems too (and drops stop words, which
+                # carry no meaning for recall).
+                "DROP INDEX memory_content IF EXISTS",
+                "CREATE FULLTEXT INDEX memory_text IF NOT EXISTS FOR (n:Memory) ON EACH [n.content]"
+                " OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}",
             ),
         ),
     ]

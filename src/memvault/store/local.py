@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from memvault.errors import NotFoundError, StoreError
@@ -26,6 +27,7 @@ from memvault.models import (
 )
 from memvault.store import queries
 from memvault.store.connection import connect, write_transaction
+from memvault.store.embeddings import EmbeddingRecords
 from memvault.store.migrate import migrate
 from memvault.store.outbox import Outbox, enqueue
 from memvault.store.rows import (
@@ -34,10 +36,19 @@ from memvault.store.rows import (
     from_db_time,
     memory_from_row,
     memory_to_row,
+    summary_columns,
     to_db_time,
 )
-from memvault.store.sessions import ensure_contexts, merge_context
+from memvault.store.sessions import (
+    SessionRecords,
+    count_in_session,
+    ensure_contexts,
+    merge_context,
+)
 from memvault.store.synclog import SyncLog, insert_conflict
+
+if TYPE_CHECKING:
+    from memvault.store.vectors import VectorIndex
 
 _INSERT_MEMORY = (
     f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES ({', '.join(':' + f for f in MEMORY_FIELDS)})"
@@ -89,6 +100,9 @@ class LocalStore:
         self.path = path
         self.outbox = Outbox(conn, self._lock)
         self.synclog = SyncLog(conn, self._lock)
+        self.sessions = SessionRecords(conn, self._lock)
+        self.embeddings = EmbeddingRecords(conn, self._lock)
+        self._vectors: VectorIndex | None = None  # built on first use: numpy loads slowly
 
     @classmethod
     def open(cls, path: Path) -> LocalStore:
@@ -116,13 +130,9 @@ class LocalStore:
     def create(self, memory: Memory) -> None:
         """Insert a new memory (with its project and session rows) and queue its `create`."""
         with self._lock, write_transaction(self._conn) as conn:
-            _ensure_context(conn, memory)
+            ensure_contexts(conn, [memory])
             conn.execute(_INSERT_MEMORY, memory_to_row(memory))
-            if memory.session_id is not None:
-                conn.execute(
-                    "UPDATE sessions SET memory_count = memory_count + 1 WHERE id = ?",
-                    (memory.session_id,),
-                )
+            count_in_session(conn, memory)
             _add_version(conn, memory)
             enqueue(conn, memory, Operation.CREATE)
 
@@ -179,8 +189,7 @@ class LocalStore:
         if not memories and not history:
             return
         with self._lock, write_transaction(self._conn) as conn:
-            for memory in memories:
-                _ensure_context(conn, memory)
+            ensure_contexts(conn, memories, replicated=True)
             conn.executemany(_UPSERT_MEMORY, [memory_to_row(memory) for memory in memories])
             for version in (*history, *memories):
                 _add_version(conn, version)
@@ -222,7 +231,7 @@ class LocalStore:
                 and now.get(str(m.id))
                 == (None if expected[m.id] is None else (expected[m.id], False))
             ]
-            ensure_contexts(conn, chosen)
+            ensure_contexts(conn, chosen, replicated=True)
             conn.executemany(_UPSERT_MEMORY, [memory_to_row(m) for m in chosen])
             written = {m.id for m in chosen}
             conn.executemany(
@@ -244,7 +253,7 @@ class LocalStore:
                     skipped.append(write.memory_id)
                     continue
                 if write.row is not None:
-                    _ensure_context(conn, write.row)
+                    ensure_contexts(conn, [write.row], replicated=True)
                     conn.execute(_UPSERT_MEMORY, memory_to_row(write.row))
                 elif write.mark_synced:
                     conn.execute(
@@ -280,6 +289,25 @@ class LocalStore:
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
         return [SearchHit(memory=memory_from_row(row), score=-row["rank"]) for row in rows]
+
+    def nearest(
+        self, vector: builtins.list[float], flt: MemoryFilter, model: str | None = None
+    ) -> builtins.list[Memory]:
+        """Live memories most similar to `vector` (cosine), with the filters, best first; only
+        vectors of `model` when given (see VectorIndex.nearest)."""
+        if self._vectors is None:
+            from memvault.store.vectors import VectorIndex
+
+            self._vectors = VectorIndex(self._conn, self._lock)
+        seqs = self._vectors.nearest(vector, flt, model)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {summary_columns()}, seq FROM memories"
+                " WHERE seq IN (SELECT value FROM json_each(?))",
+                (json.dumps(seqs),),
+            ).fetchall()
+        found = {row["seq"]: memory_from_row(row) for row in rows}
+        return [found[seq] for seq in seqs if seq in found]
 
     def stats(self) -> Stats:
         with self._lock:
@@ -375,22 +403,6 @@ def _fetch(conn: sqlite3.Connection, memory_id: UUID) -> Memory | None:
         f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (str(memory_id),)
     ).fetchone()
     return memory_from_row(row) if row else None
-
-
-def _ensure_context(conn: sqlite3.Connection, memory: Memory) -> None:
-    """Create the project and session a memory points at, if they are new."""
-    created = to_db_time(memory.created_at)
-    if memory.project_id is not None:
-        conn.execute(
-            "INSERT OR IGNORE INTO projects (id, name, created_at) VALUES (?, ?, ?)",
-            (memory.project_id, memory.project_id, created),
-        )
-    if memory.session_id is not None:
-        conn.execute(
-            "INSERT OR IGNORE INTO sessions (id, project_id, started_at, agent)"
-            " VALUES (?, ?, ?, ?)",
-            (memory.session_id, memory.project_id, created, memory.source),
-        )
 
 
 _INSERT_VERSION = (

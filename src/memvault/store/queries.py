@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from memvault.models import MemoryFilter
-from memvault.store.rows import MEMORY_FIELDS, to_db_time
+from memvault.store.rows import summary_columns, to_db_time
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SELECT = ", ".join(f"m.{field}" for field in MEMORY_FIELDS)
+_SELECT = summary_columns("m")
 
 
 def filter_clause(flt: MemoryFilter) -> tuple[str, list[Any]]:
@@ -18,7 +18,7 @@ def filter_clause(flt: MemoryFilter) -> tuple[str, list[Any]]:
     params: list[Any] = []
     if not flt.include_deleted:
         conditions.append("m.deleted_at IS NULL")
-    if flt.project_id is not None:
+    if flt.project_id is not None and not flt.all_projects:
         # Global memories belong to every project.
         conditions.append("(m.project_id = ? OR m.scope = 'global')")
         params.append(flt.project_id)

@@ -42,6 +42,16 @@ MEMORY_FIELDS = (
 MEMORY_COLUMNS = ", ".join(MEMORY_FIELDS)
 
 
+def summary_columns(alias: str = "") -> str:
+    """The memory columns with the vector left out (`NULL AS embedding`; model and dimension
+    kept): lists and searches return many rows, and decoding hundreds of floats per row
+    would cost more than the query itself."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        "NULL AS embedding" if field == "embedding" else prefix + field for field in MEMORY_FIELDS
+    )
+
+
 def memory_to_row(memory: Memory) -> dict[str, Any]:
     return {
         "id": str(memory.id),

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import structlog
 
@@ -53,6 +54,7 @@ class DrainReport:
     applied: int = 0  # heads the replica advanced
     batches: int = 0
     rejected: int = 0  # changes the replica refused; kept in the outbox as failed
+    embeddings: int = 0  # vectors set on the replica after their memory replicated
     error: str | None = None  # why the drain stopped early (replica unavailable)
     memory_ids: list[str] = field(default_factory=list)
 
@@ -83,8 +85,10 @@ class Replicator:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run_once(self, max_batches: int | None = None) -> DrainReport:
-        """Send every due outbox entry, batch by batch, until none is due or the replica fails."""
+        """Send changed sessions and projects, then every due outbox entry, batch by batch, until
+        none is due or the replica fails."""
         report = DrainReport()
+        await self._push_context(report)
         while max_batches is None or report.batches < max_batches:
             items = await asyncio.to_thread(
                 self._store.outbox.claim_due, self._clock(), self._batch_size
@@ -93,8 +97,47 @@ class Replicator:
                 break
             report.batches += 1
             if not await self._send_batch(items, report):
-                break
+                return report
+        await self._push_embeddings(report)
         return report
+
+    async def _push_context(self, report: DrainReport) -> None:
+        """Send sessions and projects whose latest change has not reached the replica (starts,
+        ends, summaries, names). A failure is recorded; they ride again with the next drain,
+        and memories do not wait for them (each memory carries its own session link)."""
+        unsent = await asyncio.to_thread(self._store.sessions.unsynced)
+        if not unsent.sessions and not unsent.projects:
+            return
+        timer = SyncTimer("push_context", SyncDirection.LOCAL_TO_REMOTE)
+        count = len(unsent.sessions) + len(unsent.projects)
+        try:
+            await self._replica.apply_context(
+                [session for session, _ in unsent.sessions],
+                [project for project, _ in unsent.projects],
+            )
+        except (UnavailableError, RejectedError) as exc:
+            report.error = str(exc)
+            timer.finish(self._store, SyncResult.FAILED, self._clock(), count=0, error=str(exc))
+            return
+        await asyncio.to_thread(self._store.sessions.mark_synced, unsent)
+        timer.finish(self._store, SyncResult.SUCCESS, self._clock(), count=count)
+
+    async def _push_embeddings(self, report: DrainReport) -> None:
+        """Send vectors computed after their memory replicated, batch by batch. A failure is
+        recorded; they wait for the next drain."""
+        while vectors := await asyncio.to_thread(self._store.embeddings.unsynced, self._batch_size):
+            timer = SyncTimer("push_embeddings", SyncDirection.LOCAL_TO_REMOTE)
+            timer.add(UUID(item.memory_id) for item in vectors)
+            try:
+                applied = await self._replica.apply_embeddings(vectors)
+            except (UnavailableError, RejectedError) as exc:
+                report.error = str(exc)
+                timer.finish(self._store, SyncResult.FAILED, self._clock(), count=0, error=str(exc))
+                return
+            # Vectors of superseded versions are dropped by the replica: done with them too.
+            await asyncio.to_thread(self._store.embeddings.mark_synced, vectors)
+            report.embeddings += applied
+            timer.finish(self._store, SyncResult.SUCCESS, self._clock(), count=len(vectors))
 
     async def _send_batch(self, items: list[SyncQueueItem], report: DrainReport) -> bool:
         """Send one batch; False when the replica is unavailable (stop draining for now)."""

@@ -1,0 +1,1 @@
+"""Where a memory comes from: sessions, projects and (later) tasks."""
