@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import time
 
+import bench_embeddings
 import bench_recall
+import bench_recall_quality
 import bench_recovery
 import bench_remember
 import bench_replication
@@ -33,6 +35,10 @@ def main() -> None:
     print()
     sizes = ["10000", "100000"] if args.large else ["10000"]
     reports["recall"] = bench_recall.main([*seed, "--size", *sizes])
+    print()
+    reports["embeddings"] = bench_embeddings.main(seed)
+    print()
+    reports["recall_quality"] = bench_recall_quality.main(seed)
     print()
     reports["replication"] = bench_replication.main(seed)
     print()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8765
@@ -61,8 +63,14 @@ class Settings(BaseSettings):
     neo4j_launcher: Path | None = Field(
         default=None, validation_alias=_env("MEMVAULT_NEO4J_LAUNCHER")
     )
-    vector_dimensions: int = Field(
-        default=384, ge=1, le=4096, validation_alias=_env("MEMVAULT_VECTOR_DIMENSIONS")
+    # Which provider embeds memories: the bundled offline model, an Ollama server, or none
+    # (keyword recall only).
+    embeddings: Literal["local", "ollama", "none"] = Field(
+        default="local", validation_alias=_env("MEMVAULT_EMBEDDINGS")
+    )
+    # None: the active embedding model's dimension (384 for the local model).
+    vector_dimensions: int | None = Field(
+        default=None, ge=1, le=4096, validation_alias=_env("MEMVAULT_VECTOR_DIMENSIONS")
     )
 
     webhook_token: SecretStr | None = Field(
@@ -74,6 +82,19 @@ class Settings(BaseSettings):
     )
     n8n_webhook_url: str | None = Field(default=None, validation_alias=_env("N8N_WEBHOOK_URL"))
     archon_mcp_url: str | None = Field(default=None, validation_alias=_env("ARCHON_MCP_URL"))
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Checked here so a typo is a clear settings error, not a traceback at the first write.
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:11434")
+        return value
 
     @property
     def store_path(self) -> Path:

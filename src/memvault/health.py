@@ -48,13 +48,15 @@ def run_checks(settings: Settings) -> list[CheckResult]:
 
 
 async def check_all(settings: Settings) -> list[CheckResult]:
-    """Every check, concurrently: the store, Neo4j, Ollama, n8n, Archon, in that order."""
+    """Every check, concurrently: the store, Neo4j, Ollama, embeddings, n8n, Archon, in that
+    order."""
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
         return list(
             await asyncio.gather(
                 asyncio.to_thread(check_store, settings.store_path),
                 check_neo4j(settings),
                 check_ollama(settings, client),
+                asyncio.to_thread(check_embeddings, settings),
                 check_n8n(settings, client),
                 check_archon(settings, client),
             )
@@ -256,6 +258,38 @@ async def _get(client: httpx.AsyncClient, url: str, *, read_body: bool = False) 
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = f"{url}: {type(exc).__name__}: {_brief(exc)}"
     return _Reply(None, b"", error, _since(started))
+
+
+def check_embeddings(settings: Settings) -> CheckResult:
+    """The active embedding provider, model and dimension, proven by embedding a probe text.
+    Optional: without embeddings, recall is keyword-only."""
+    from memvault.embeddings.factory import create_embedder
+    from memvault.errors import MemvaultError
+
+    started = time.perf_counter()
+
+    def result(ok: bool, detail: str, hint: str | None = None) -> CheckResult:
+        return CheckResult("embeddings", ok, False, detail, hint, _since(started))
+
+    try:
+        embedder = create_embedder(settings)
+    except Exception as exc:  # a malformed OLLAMA_URL surfaces here (httpx.InvalidURL)
+        detail = f"{settings.embeddings}: cannot use OLLAMA_URL {settings.ollama_url!r}"
+        return result(False, f"{detail}: {_brief(exc)}", "set OLLAMA_URL to Ollama's URL")
+    try:
+        info = embedder.info()
+        if info.dimension is None:
+            return result(
+                True, "off (MEMVAULT_EMBEDDINGS=none): recall is keyword-only",
+                "MEMVAULT_EMBEDDINGS=local gives semantic recall offline",
+            )  # fmt: skip
+        embedder.embed_query("memvault doctor probe")
+        return result(True, f"{info.provider} · {info.model} · {info.dimension} dimensions")
+    except MemvaultError as exc:
+        hint = "start Ollama, or set MEMVAULT_EMBEDDINGS=local"
+        return result(False, f"{settings.embeddings}: {_brief(exc)}", hint)
+    finally:
+        embedder.close()
 
 
 def _brief(exc: BaseException) -> str:

@@ -44,6 +44,14 @@ class Scope(StrEnum):
     GLOBAL = "global"
 
 
+class SearchMode(StrEnum):
+    """How recall ranks: by words, by meaning (embeddings), or both fused (the default)."""
+
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+    HYBRID = "hybrid"
+
+
 class SyncStatus(StrEnum):
     PENDING = "pending"
     SYNCED = "synced"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from memvault.config import Settings
 from memvault.context.projects import detect_project
+from memvault.embeddings.factory import create_embedder
 from memvault.service import MemoryService
 from memvault.store import LocalStore
 
@@ -41,4 +42,5 @@ def open_service(
         sync=engine,
         session_file=settings.session_file,
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+        embedder=create_embedder(settings),
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ValidationError
 
 from memvault.context.sessions import DEFAULT_IDLE_TIMEOUT, SessionManager
-from memvault.errors import InvalidInputError, NotFoundError, UnavailableError
+from memvault.errors import InvalidInputError, MemvaultError, NotFoundError, UnavailableError
 from memvault.models import (
     Memory,
     MemoryCreate,
@@ -21,6 +23,7 @@ from memvault.models import (
     Operation,
     ProjectSummary,
     SearchHit,
+    SearchMode,
     Session,
     SessionDetail,
     SessionEnd,
@@ -36,7 +39,12 @@ from memvault.ranking import fuse
 from memvault.store import LocalStore
 
 if TYPE_CHECKING:  # the sync stack pulls in the Neo4j driver; local-only commands skip it
-    from memvault.remote.protocol import ExportFilter, ReplicaQueries
+    from memvault.embeddings.base import Embedder
+    from memvault.embeddings.reembed import ReembedReport
+    from memvault.embeddings.worker import EmbeddingWorker
+    from memvault.remote.protocol import ExportFilter
+    from memvault.remote_recall import RemoteRecall
+    from memvault.store.embeddings import EmbeddingCounts
     from memvault.sync.conflicts import Conflict
     from memvault.sync.engine import SyncEngine, SyncStatusReport
     from memvault.sync.ingest import IngestResult
@@ -71,6 +79,19 @@ def parse_id(value: str | UUID) -> UUID:
         ) from None
 
 
+FUSED_KEYWORD_HITS = 10
+
+
+@dataclass(frozen=True)
+class QueryVector:
+    """A search query as a vector: which model made it and below what similarity a memory is
+    not worth returning (None: no floor)."""
+
+    vector: builtins.list[float] | None
+    model: str | None = None
+    min_similarity: float | None = None
+
+
 class MemoryService:
     """Remember, read, change, forget and find memories. Writes are local-first (invariant 1)."""
 
@@ -83,9 +104,12 @@ class MemoryService:
         sync: SyncEngine | None = None,
         session_file: Path | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
         self.sync = sync
+        self.embedder = embedder
+        self.embedding_worker: EmbeddingWorker | None = None  # run by `memvault serve`
         self._clock = clock
         self.default_project = default_project
         self.sessions = SessionManager(
@@ -96,6 +120,8 @@ class MemoryService:
         """A write committed: let the replicator send it now rather than at its next poll."""
         if self.sync is not None:
             self.sync.replicator.wake()
+        if self.embedding_worker is not None:
+            self.embedding_worker.wake()
 
     def remember(self, data: Mapping[str, Any] | MemoryCreate) -> Memory:
         """Store a new memory and queue it for replication; returns it with its id."""
@@ -181,19 +207,83 @@ class MemoryService:
         query: str,
         flt: Mapping[str, Any] | MemoryFilter | None = None,
         *,
+        mode: SearchMode | str = SearchMode.HYBRID,
         vector: builtins.list[float] | None = None,
     ) -> builtins.list[SearchHit]:
-        """Recall, best match first: keyword (FTS5/BM25) fused by reciprocal rank with vector
-        similarity when a query vector is given. A query with no words is an input error."""
-        _require_words(query)
+        """Recall, best match first. Hybrid (the default) fuses keyword rank (FTS5/BM25) with
+        vector similarity by reciprocal rank, or is keyword-only while no query vector can be
+        had; `semantic` ranks by meaning only; `keyword` by words only. A query with no words
+        is an input error."""
+        require_words(query)
+        mode = search_mode(mode)
         resolved = self.memory_filter(flt)
-        keyword = self.store.search(query, resolved.model_copy(update={"limit": _pool(resolved)}))
+        pool = resolved.model_copy(update={"limit": _pool(resolved)})
+        target = self.query_vector(query, mode, vector)
+        # Fused with a vector list, only the strongest keyword matches take part: a word shared
+        # by many memories otherwise fills the keyword list with weak matches that count as
+        # much as the nearest vectors (labelled set: recall@5 0.69 -> 0.73, docs/benchmarks.md).
+        keyword_pool = (
+            pool.model_copy(update={"limit": FUSED_KEYWORD_HITS})
+            if target.vector is not None
+            else pool
+        )
+        keyword = [] if mode == SearchMode.SEMANTIC else self.store.search(query, keyword_pool)
         nearest = (
-            self.store.nearest(vector, resolved.model_copy(update={"limit": _pool(resolved)}))
-            if vector is not None
+            self.store.nearest(target.vector, pool, target.model, target.min_similarity)
+            if target.vector is not None
             else []
         )
         return fuse([hit.memory for hit in keyword], nearest, resolved.limit)
+
+    def query_vector(
+        self, query: str, mode: SearchMode, given: builtins.list[float] | None
+    ) -> QueryVector:
+        """The query's vector, the model that made it and its similarity floor (no vector:
+        keyword only). A given vector is used as is, with no model and no floor."""
+        if mode == SearchMode.KEYWORD or given is not None:
+            return QueryVector(given)
+        info = None
+        try:
+            info = self.embedder.info() if self.embedder is not None else None
+            if self.embedder is None or info is None or info.dimension is None:
+                if mode == SearchMode.SEMANTIC:
+                    raise UnavailableError(
+                        "semantic search needs embeddings: set MEMVAULT_EMBEDDINGS=local or ollama"
+                    )
+                return QueryVector(None)  # embeddings are off: hybrid is keyword recall
+            return QueryVector(self.embedder.embed_query(query), info.model, info.min_similarity)
+        except MemvaultError as exc:
+            if mode == SearchMode.SEMANTIC:
+                raise
+            # stdlib logging: a warning on stderr, never in a command's --json stdout.
+            logging.getLogger("memvault.search").warning("keyword recall only: %s", exc)
+            return QueryVector(None)
+
+    # -- embeddings -------------------------------------------------------------------------------
+
+    def embedding_counts(self) -> EmbeddingCounts:
+        """Live memories with and without a vector of the active model, and unsent vectors."""
+        model = None
+        if self.embedder is not None:
+            try:
+                info = self.embedder.info()
+            except MemvaultError:  # the provider is down: count against no model
+                info = None
+            model = info.model if info is not None and info.dimension is not None else None
+        return self.store.embeddings.counts(model)
+
+    async def reembed(
+        self, *, everything: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> ReembedReport:
+        """Embed every memory lacking a vector of the active model (all of them with
+        `everything`), size the replica's vector index to the model, and send the vectors."""
+        from memvault.embeddings.reembed import reembed
+
+        if self.embedder is None:
+            raise UnavailableError("embeddings are off: set MEMVAULT_EMBEDDINGS=local or ollama")
+        return await reembed(
+            self.store, self.embedder, self.sync, everything=everything, progress=progress
+        )
 
     def memory_filter(
         self, flt: Mapping[str, Any] | MemoryFilter | None, *, local: bool = True
@@ -279,88 +369,22 @@ class MemoryService:
 
     # -- the replica ------------------------------------------------------------------------------
 
-    def _remote(self) -> ReplicaQueries:
-        from memvault.remote.neo4j import Neo4jReplica
-        from memvault.remote.queries import Neo4jQueries
+    @property
+    def remote(self) -> RemoteRecall:
+        """The same questions (search, list, sessions, projects) answered by the replica."""
+        from memvault.remote_recall import RemoteRecall
 
-        replica = self._engine().replica
-        if not isinstance(replica, Neo4jReplica):
-            raise UnavailableError("the configured replica cannot answer queries")
-        return Neo4jQueries(replica)
+        return RemoteRecall(self)
 
-    async def search_remote(
-        self,
-        query: str,
-        flt: Mapping[str, Any] | MemoryFilter | None = None,
-        *,
-        vector: builtins.list[float] | None = None,
-    ) -> builtins.list[SearchHit]:
-        """The same recall, answered by the replica (when the local store is gone, or asked)."""
-        _require_words(query)
-        return await self._remote().search_memories(query, vector, await self._remote_filter(flt))
-
-    async def list_remote(
-        self, flt: Mapping[str, Any] | MemoryFilter | None = None
-    ) -> builtins.list[Memory]:
-        """Memories matching the filters on the replica, newest first."""
-        return await self._remote().list_memories(await self._remote_filter(flt))
-
-    async def list_sessions_remote(
-        self, flt: Mapping[str, Any] | SessionFilter | None = None
-    ) -> builtins.list[Session]:
-        """Sessions on the replica, most recently started first."""
-        return await self._remote().list_sessions(parse(SessionFilter, flt or {}))
-
-    async def session_detail_remote(
-        self, session_id: str, project_id: str | None = None
-    ) -> SessionDetail:
-        """A session and its memories, from the replica."""
-        resolved = await self._resolve_remote_session(
-            session_id, project_id or self.default_project
-        )
-        detail = await self._remote().get_session(resolved)
-        if detail is None:
-            raise NotFoundError(f"session {session_id} not found on the replica")
-        return detail
-
-    async def projects_remote(self) -> builtins.list[ProjectSummary]:
-        """Every project on the replica with its counts."""
-        return await self._remote().list_projects()
-
-    async def _remote_filter(self, flt: Mapping[str, Any] | MemoryFilter | None) -> MemoryFilter:
-        resolved = self.memory_filter(flt, local=False)
-        if resolved.session_id is None:
-            return resolved
-        asker = resolved.project_id or self.default_project
-        session_id = await self._resolve_remote_session(resolved.session_id, asker)
-        return resolved.model_copy(update={"session_id": session_id})
-
-    async def _resolve_remote_session(self, ref: str, project_id: str | None) -> str:
-        """`current` is the session file's; `previous` the replica's latest other session of
-        the project (the local chain may be gone with the local store)."""
-        from memvault.context.sessions import CURRENT, PREVIOUS
-
-        current = self.sessions.current_id()
-        if ref == CURRENT:
-            if current is None:
-                raise NotFoundError("no current session")
-            return current
-        if ref != PREVIOUS:
-            return ref
-        recent = await self._remote().list_sessions(SessionFilter(project_id=project_id, limit=2))
-        for session in recent:
-            if session.id != current:
-                return session.id
-        raise NotFoundError(f"no previous session in project {project_id or '(none)'}")
-
-    def _engine(self) -> SyncEngine:
+    def engine(self) -> SyncEngine:
+        """The sync engine; UnavailableError when no replica is configured."""
         if self.sync is None:
             raise UnavailableError("no replica is configured: set NEO4J_PASSWORD (and NEO4J_URI)")
         return self.sync
 
     async def sync_now(self) -> tuple[DrainReport, PullReport]:
         """Push every due local change, then pull what other machines wrote."""
-        engine = self._engine()
+        engine = self.engine()
         return await engine.push(), await engine.pull()
 
     def requeue(self, memory_ids: builtins.list[UUID]) -> int:
@@ -371,12 +395,12 @@ class MemoryService:
 
     def trigger_sync(self) -> int:
         """Ask the running replicator to drain now; returns the outbox size."""
-        self._engine().replicator.wake()
+        self.engine().replicator.wake()
         return self.store.outbox_size()
 
     async def sync_status(self) -> SyncStatusReport:
         """Connectivity, queue, lag and the last sync result."""
-        return await self._engine().status()
+        return await self.engine().status()
 
     async def recover(
         self, options: RecoveryOptions, progress: Callable[[int, int], None] | None = None
@@ -384,7 +408,7 @@ class MemoryService:
         """Rebuild the local store from the replica (additive, idempotent, verified)."""
         from memvault.sync.recovery import recover
 
-        engine = self._engine()
+        engine = self.engine()
         return await recover(
             self.store, engine.replica, options, clock=self._clock, progress=progress
         )
@@ -393,7 +417,7 @@ class MemoryService:
         """Compare the local store with the replica; changes nothing."""
         from memvault.sync.verify import verify
 
-        return await verify(self.store, self._engine().replica, flt)
+        return await verify(self.store, self.engine().replica, flt)
 
     async def ingest(self, data: Mapping[str, Any]) -> IngestResult:
         """Store a memory sent by another system, then replicate it (signed ingest)."""
@@ -415,7 +439,8 @@ class MemoryService:
         return resolve_conflicts(self.store, memory_id, clock=self._clock)
 
 
-def _require_words(query: str) -> None:
+def require_words(query: str) -> None:
+    """InvalidInputError unless the query has something to look for."""
     if not query.strip():
         raise InvalidInputError([{"field": "query", "message": "query must not be empty"}])
 
@@ -424,3 +449,14 @@ def _pool(flt: MemoryFilter) -> int:
     """Candidates each ranked list contributes before fusion: more than the page, so a memory
     ranked low by one list but high by the other can still make the page."""
     return min(1000, flt.limit * 2)
+
+
+def search_mode(value: SearchMode | str) -> SearchMode:
+    """A SearchMode from user input; InvalidInputError naming the choices otherwise."""
+    try:
+        return SearchMode(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in SearchMode)
+        raise InvalidInputError(
+            [{"field": "mode", "message": f"{value!r} is not one of {choices}"}]
+        ) from None

@@ -43,8 +43,15 @@ def _free_port() -> int:
 
 
 def make_settings(home: Path, **overrides: object) -> Settings:
-    """Settings isolated to `home` on a free port; host is left at its default on purpose."""
-    fields: dict[str, object] = {"project": None, "api_token": None, "log_level": "WARNING"}
+    """Settings isolated to `home` on a free port; host is left at its default on purpose.
+    Embeddings are off: these tests are about the HTTP contract, and a background worker
+    filling vectors in would change the memories they compare (tests/integration covers it)."""
+    fields: dict[str, object] = {
+        "project": None,
+        "api_token": None,
+        "log_level": "WARNING",
+        "embeddings": "none",
+    }
     fields.update(overrides)
     return Settings(_env_file=None, home=home, port=_free_port(), **fields)  # type: ignore[arg-type]
 

@@ -249,7 +249,7 @@ def test_doctor_reports_each_check_and_fails_without_the_replica(cli: Cli) -> No
     report = json.loads(done.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is False
-    assert list(checks) == ["local store", "neo4j", "ollama", "n8n", "archon"]
+    assert list(checks) == ["local store", "neo4j", "ollama", "embeddings", "n8n", "archon"]
     assert checks["local store"]["ok"] is True
     assert "1 memories" in checks["local store"]["detail"]
     assert checks["neo4j"] | {"latency_ms": None} == {
@@ -263,6 +263,10 @@ def test_doctor_reports_each_check_and_fails_without_the_replica(cli: Cli) -> No
     assert checks["ollama"]["ok"] is False
     assert checks["ollama"]["required"] is False
     assert "unreachable" in checks["ollama"]["detail"]
+    # The default provider is the bundled model: it embeds a probe offline.
+    assert checks["embeddings"]["ok"] is True
+    assert checks["embeddings"]["required"] is False
+    assert checks["embeddings"]["detail"] == "local · all-MiniLM-L6-v2-int8 · 384 dimensions"
     assert checks["n8n"]["detail"].startswith("not configured")
 
     table = cli.run("doctor")

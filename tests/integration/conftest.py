@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memvault.remote.neo4j import Neo4jReplica
-from memvault.remote.schema import init_schema
+from memvault.remote.schema import init_schema, rebuild_vector_index
 
 from .memvault_server import MemvaultServer
 from .neo4j_server import Neo4jServer, start_server
@@ -38,6 +38,7 @@ def empty_replica(neo4j_server: Neo4jServer) -> Neo4jServer:
         try:
             await replica.write("MATCH (n) DETACH DELETE n")
             await init_schema(replica)
+            await rebuild_vector_index(replica, 384)  # a reembed test may have resized it
         finally:
             await replica.close()
 

@@ -29,6 +29,7 @@ class MemvaultServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # applied last
 
     @property
     def url(self) -> str:
@@ -43,7 +44,9 @@ class MemvaultServer:
             MEMVAULT_HOME=str(self.home),
             MEMORY_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
             OLLAMA_URL=f"http://127.0.0.1:{free_port()}",
+            MEMVAULT_EMBEDDINGS="none",  # tests about embeddings choose a provider
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 60.0) -> None:

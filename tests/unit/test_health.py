@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from memvault import health
 from memvault.config import Settings
@@ -314,9 +316,70 @@ def test_run_checks_covers_every_dependency_and_requires_store_and_neo4j(
         ("local store", True),
         ("neo4j", True),
         ("ollama", False),
+        ("embeddings", False),
         ("n8n", False),
         ("archon", False),
     ]
     assert results[0].ok
     assert not health.all_required_ok(results)  # no Neo4j password
     assert health.all_required_ok([results[0], results[2]])  # a failed optional check is fine
+
+
+# -- embeddings -------------------------------------------------------------------------------
+
+
+def test_embeddings_check_with_the_local_model_names_model_and_dimension(tmp_path: Path) -> None:
+    result = health.check_embeddings(configured(tmp_path, embeddings="local"))
+
+    assert result.ok
+    assert not result.required
+    assert "all-MiniLM-L6-v2-int8" in result.detail
+    assert "384 dimensions" in result.detail
+
+
+def test_embeddings_check_with_none_says_recall_is_keyword_only(tmp_path: Path) -> None:
+    result = health.check_embeddings(configured(tmp_path, embeddings="none"))
+
+    assert result.ok
+    assert "keyword-only" in result.detail
+
+
+def test_embeddings_check_with_ollama_up_and_down(tmp_path: Path) -> None:
+    from ollama_standin import OllamaStandin  # stand-in for Ollama's embed routes (first line)
+
+    with OllamaStandin() as ollama:
+        settings = configured(tmp_path, embeddings="ollama", ollama_url=ollama.url)
+        up = health.check_embeddings(settings)
+        ollama.stop()
+        down = health.check_embeddings(settings)
+
+    assert up.ok
+    assert "ollama · nomic-embed-text · 768 dimensions" in up.detail
+    assert not down.ok
+    assert ollama.url in down.detail
+    assert down.hint is not None
+    assert "Ollama" in down.hint
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:port", "invalid port"),
+        ("not a url", "is not an http(s) URL"),
+        ("localhost:11434", "is not an http(s) URL"),
+    ],
+)
+def test_a_malformed_ollama_url_is_a_settings_error(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)) as caught:
+        configured(tmp_path, embeddings="ollama", ollama_url=url)
+    assert caught.value.errors()[0]["loc"] == ("ollama_url",)  # OLLAMA_URL when from the env
+
+
+@pytest.mark.parametrize("url", ["http://ollama\n:11434"])
+def test_embeddings_check_reports_a_malformed_ollama_url_without_raising(
+    tmp_path: Path, url: str
+) -> None:
+    result = health.check_embeddings(configured(tmp_path, embeddings="ollama", ollama_url=url))
+
+    assert not result.ok
+    assert "OLLAMA_URL" in f"{result.detail} {result.hint}"

@@ -191,3 +191,23 @@ def test_a_vector_that_points_nowhere_is_an_input_error(
     with pytest.raises(InvalidInputError) as caught:
         svc.search("exact", vector=vector)
     assert [p["field"] for p in caught.value.problems] == ["vector"]
+
+
+def test_a_similarity_floor_leaves_out_what_is_not_related(
+    store: LocalStore, corpus: dict[str, Memory]
+) -> None:
+    everything = MemoryFilter(all_projects=True)
+    # Cosines with axis 0: exact 1.0, close 0.894, global 0.707, far 0.447, orthogonal 0.0.
+    assert contents(store.nearest(axis(0), everything, min_similarity=0.5)) == [
+        "exact",
+        "close",
+        "global",
+    ]
+    assert contents(store.nearest(axis(0), everything, min_similarity=0.0)) == [
+        "exact",
+        "close",
+        "global",
+        "far",
+        "orthogonal",
+    ]
+    assert store.nearest(axis(1, scale=-1.0), everything, min_similarity=0.01) == []

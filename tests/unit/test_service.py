@@ -176,6 +176,17 @@ def test_search_matches_word_forms_and_tags(svc: MemoryService, clock: Clock) ->
     assert [h.memory.id for h in svc.search("NEO4J")] == [decided.id]
 
 
+def test_search_ignores_words_that_carry_no_topic(svc: MemoryService, clock: Clock) -> None:
+    rotation = remember_at(svc, clock, "Refresh tokens rotate on every use")
+    remember_at(svc, clock, "What we do on Fridays: how the on-call hands over")
+    # "what", "do", "we", "how", "the" match the second note; only "tokens" is about anything.
+    assert [h.memory.id for h in svc.search("what do we do with the tokens", mode="keyword")] == [
+        rotation.id
+    ]
+    # A query made only of such words is taken as it is, not refused or emptied.
+    assert len(svc.search("what do we do", mode="keyword")) == 1
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -30,11 +30,20 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         # The replicator and pull run beside the API for as long as it serves.
         background = asyncio.create_task(active.sync.run(stop)) if active.sync else None
         sweeper = asyncio.create_task(end_idle_sessions_forever(active.sessions, stop))
+        embedding = None
+        if active.embedder is not None and settings.embeddings != "none":
+            from memvault.embeddings.worker import EmbeddingWorker
+
+            # Vectors are filled in here, off the write path; writes wake the worker.
+            active.embedding_worker = EmbeddingWorker(active.store, active.embedder)
+            embedding = asyncio.create_task(active.embedding_worker.run_forever(stop))
         try:
             yield
         finally:
             stop.set()
             await sweeper
+            if embedding is not None:
+                await embedding
             if background is not None:
                 await background
             if owned:

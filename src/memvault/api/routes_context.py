@@ -57,7 +57,7 @@ async def list_sessions(
     """Filters: project, agent, since/until (bounding the start)."""
     flt = SessionFilter.model_validate(query.model_dump(exclude={"remote"}))
     if query.remote:
-        return await service.list_sessions_remote(flt)
+        return await service.remote.sessions(flt)
     return await run_in_threadpool(service.list_sessions, flt)
 
 
@@ -89,7 +89,7 @@ async def get_session(
 ) -> SessionDetail:
     """Every field of the session (start, end, agent, summary, chain) and its live memories."""
     if remote:
-        return await service.session_detail_remote(session_id, project_id)
+        return await service.remote.session_detail(session_id, project_id)
     return await run_in_threadpool(service.session_detail, session_id, project_id)
 
 
@@ -119,5 +119,5 @@ def end_session(
 async def list_projects(service: ServiceDep, remote: Remote = False) -> list[ProjectSummary]:
     """Most recently active first."""
     if remote:
-        return await service.projects_remote()
+        return await service.remote.projects()
     return await run_in_threadpool(service.projects)

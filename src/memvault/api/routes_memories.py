@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 from memvault.api.deps import ServiceDep
 from memvault.api.errors import ErrorOut
 from memvault.api.security import bearer_scheme
-from memvault.models import Memory, MemoryCreate, MemoryFilter, MemoryUpdate, SearchHit
+from memvault.models import (
+    Memory,
+    MemoryCreate,
+    MemoryFilter,
+    MemoryUpdate,
+    SearchHit,
+    SearchMode,
+)
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 
@@ -54,6 +61,11 @@ class SearchQuery(MemoryFilter):
 
     q: str = Field(description="Words to look for in content and tags")
     remote: bool = Field(default=False, description="Ask the replica, not the local store")
+    mode: SearchMode = Field(
+        default=SearchMode.HYBRID,
+        description="hybrid: words and meaning fused by reciprocal rank (keyword only while no "
+        "query vector can be had); keyword; semantic (needs embeddings)",
+    )
 
 
 @router.post(
@@ -89,10 +101,10 @@ def list_memories(flt: Annotated[MemoryFilter, Query()], service: ServiceDep) ->
 async def search(query: Annotated[SearchQuery, Query()], service: ServiceDep) -> list[SearchHit]:
     """Recall over content and tags, with the same filters as the list. A plain query covers
     the server's project and global memories; `all_projects=true` asks across projects."""
-    flt = MemoryFilter.model_validate(query.model_dump(exclude={"q", "remote"}))
+    flt = MemoryFilter.model_validate(query.model_dump(exclude={"q", "remote", "mode"}))
     if query.remote:
-        return await service.search_remote(query.q, flt)
-    return await run_in_threadpool(service.search, query.q, flt)
+        return await service.remote.search(query.q, flt, mode=query.mode)
+    return await run_in_threadpool(lambda: service.search(query.q, flt, mode=query.mode))
 
 
 @router.get(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from memvault.cli import doctor, memories, neo4j, sessions, status, sync
+from memvault.cli import doctor, embeddings, memories, neo4j, sessions, status, sync
 from memvault.cli.context import CliContext, cli_context
 from memvault.errors import InvalidInputError, MemvaultError, NotFoundError
 
@@ -25,6 +25,7 @@ _OPTION_FOR_FIELD = {
     "task_id": "--task",
     "query": "QUERY",
     "id": "ID",
+    "mode": "--mode",
 }
 
 
@@ -103,6 +104,7 @@ app.command("recover")(sync.recover)
 app.command("verify")(sync.verify)
 app.command("conflicts")(sync.conflicts)
 app.command("resolve")(sync.resolve)
+app.command("reembed")(embeddings.reembed)
 app.add_typer(sessions.app, name="session")
 app.add_typer(sessions.projects_app, name="projects")
 app.add_typer(neo4j.app, name="neo4j")

@@ -71,10 +71,11 @@ def recall(
     until: options.Until = None,
     limit: options.Limit = 10,
     include_deleted: options.IncludeDeleted = False,
+    mode: options.Mode = "hybrid",
     remote: options.Remote = False,
     as_json: options.Json = False,
 ) -> None:
-    """Find memories by keywords, best match first, with their project, session and agent."""
+    """Find memories by words and meaning, best match first, with project, session and agent."""
     flt = options.memory_filter(
         project=project,
         session=session,
@@ -88,9 +89,11 @@ def recall(
     )
     context = cli_context(ctx)
     if context.use_remote(remote):
-        hits = context.run_with_replica(lambda service: service.search_remote(query, flt))
+        hits = context.run_with_replica(
+            lambda service: service.remote.search(query, flt, mode=mode)
+        )
     else:
-        hits = context.service().search(query, flt)
+        hits = context.service().search(query, flt, mode=mode)
     if as_json:
         render.emit_json([render.hit_json(rank, hit) for rank, hit in enumerate(hits, start=1)])
     else:
@@ -156,7 +159,7 @@ def list_memories(
     )
     context = cli_context(ctx)
     if context.use_remote(remote):
-        memories = context.run_with_replica(lambda service: service.list_remote(flt))
+        memories = context.run_with_replica(lambda service: service.remote.list(flt))
     else:
         memories = context.service().list(flt)
     if as_json:

@@ -45,16 +45,21 @@ def init_schema(
     dimensions: Annotated[
         int | None,
         typer.Option(
-            "--dimensions", min=1, max=4096, help="Vector index size (MEMVAULT_VECTOR_DIMENSIONS)."
+            "--dimensions",
+            min=1,
+            max=4096,
+            help="Vector index size (default: MEMVAULT_VECTOR_DIMENSIONS, else the active "
+            "embedding model's dimension).",
         ),
     ] = None,
     as_json: options.Json = False,
 ) -> None:
     """Create the replica's constraints and indexes; safe to run again."""
+    from memvault.embeddings.factory import index_dimensions
     from memvault.remote.schema import setup_schema
 
     settings = cli_context(ctx).settings()
-    report = asyncio.run(setup_schema(settings, dimensions or settings.vector_dimensions))
+    report = asyncio.run(setup_schema(settings, dimensions or index_dimensions(settings)))
     if as_json:
         render.emit_json(report.as_dict())
     else:

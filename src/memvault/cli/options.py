@@ -27,6 +27,14 @@ AllProjects = Annotated[
         help="Across every project (a plain query covers this project and global memories).",
     ),
 ]
+Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        "-m",
+        help="hybrid (words and meaning, fused; the default), keyword, or semantic.",
+    ),
+]
 Remote = Annotated[
     bool,
     typer.Option(

@@ -110,7 +110,7 @@ def list_sessions(
     flt = {key: value for key, value in raw.items() if value is not None}
     context = cli_context(ctx)
     if context.use_remote(remote):
-        found = context.run_with_replica(lambda service: service.list_sessions_remote(flt))
+        found = context.run_with_replica(lambda service: service.remote.sessions(flt))
     else:
         found = context.service().list_sessions(flt)
     if as_json:
@@ -134,7 +134,7 @@ def show(
     context = cli_context(ctx)
     if context.use_remote(remote):
         detail = context.run_with_replica(
-            lambda service: service.session_detail_remote(ref, project)
+            lambda service: service.remote.session_detail(ref, project)
         )
     else:
         detail = context.service().session_detail(ref, project)
@@ -155,7 +155,7 @@ def projects(
         return
     context = cli_context(ctx)
     if context.use_remote(remote):
-        found = context.run_with_replica(lambda service: service.projects_remote())
+        found = context.run_with_replica(lambda service: service.remote.projects())
     else:
         found = context.service().projects()
     if as_json:

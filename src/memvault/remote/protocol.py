@@ -132,9 +132,14 @@ class ReplicaQueries(Protocol):
     the local store is gone, or on request). Same filters, same meaning, same result shapes."""
 
     async def search_memories(
-        self, text: str, vector: list[float] | None, flt: MemoryFilter
+        self,
+        text: str,
+        vector: list[float] | None,
+        flt: MemoryFilter,
+        min_similarity: float | None = None,
     ) -> list[SearchHit]:
-        """Fulltext (and, given a query vector, vector-index) search fused by reciprocal rank."""
+        """Fulltext (and, given a query vector, vector-index) search fused by reciprocal rank;
+        vector candidates below `min_similarity` (cosine; None: no floor) are left out."""
         ...
 
     async def list_memories(self, flt: MemoryFilter) -> list[Memory]:

@@ -48,8 +48,9 @@ MIN_CANDIDATES = 100
 # One record per round: how many candidates the index gave, and the first `limit` that pass.
 _CANDIDATES = """
 WITH m, score ORDER BY score DESC, m.id
-WITH count(*) AS found, collect(CASE WHEN {where} THEN m END)[..$limit] AS kept
-RETURN found, [m IN kept | m {.*, remote_id: elementId(m)}] AS page
+WITH count(*) AS found, min(score) AS lowest,
+     collect(CASE WHEN {where} AND score >= $min_score THEN m END)[..$limit] AS kept
+RETURN found, lowest, [m IN kept | m {.*, remote_id: elementId(m)}] AS page
 """
 KEYWORD = (
     "CALL db.index.fulltext.queryNodes('memory_text', $lucene, {limit: $k})"
@@ -160,14 +161,29 @@ class Neo4jQueries:
         self._dimensions: int | None = None
 
     async def search_memories(
-        self, text: str, vector: list[float] | None, flt: MemoryFilter
+        self,
+        text: str,
+        vector: list[float] | None,
+        flt: MemoryFilter,
+        min_similarity: float | None = None,
     ) -> list[SearchHit]:
-        """Fulltext (and, given a query vector, vector-index) search fused by reciprocal rank."""
+        """Fulltext (and, given a query vector, vector-index) search fused by reciprocal rank;
+        vector candidates below `min_similarity` (cosine; None: no floor) are left out."""
         if vector is not None:
             await self._check_vector(vector)
         lucene = lucene_query(text)
-        keyword = await self._candidates(KEYWORD, flt, exact=True, lucene=lucene) if lucene else []
-        nearest = await self._candidates(NEAREST, flt, exact=False, vector=vector) if vector else []
+        keyword = (
+            await self._candidates(KEYWORD, flt, exact=True, lucene=lucene, min_score=0.0)
+            if lucene
+            else []
+        )
+        # The index scores cosine similarity as (1 + cos) / 2.
+        floor = (1.0 + min_similarity) / 2 if min_similarity is not None else 0.0
+        nearest = (
+            await self._candidates(NEAREST, flt, exact=False, vector=vector, min_score=floor)
+            if vector
+            else []
+        )
         return fuse(keyword, nearest, flt.limit)
 
     async def list_memories(self, flt: MemoryFilter) -> list[Memory]:
@@ -219,8 +235,11 @@ class Neo4jQueries:
                 statement, **filter_params, **params, k=k, limit=flt.limit
             )
             page, found = rows[0]["page"], int(rows[0]["found"])
+            lowest = rows[0]["lowest"]
             if len(page) >= flt.limit or (exact and found < k):
                 break
+            if lowest is not None and lowest < params["min_score"]:
+                break  # hits come best first: the next ones are below the floor too
             if total is None:
                 total = int((await self._replica.read(COUNT_MEMORIES))[0]["n"])
             if k >= total:

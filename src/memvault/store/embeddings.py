@@ -125,13 +125,26 @@ class EmbeddingRecords:
             )
 
     def counts(self, model: str | None) -> EmbeddingCounts:
+        """Counts against the active `model`; None (embeddings off): vectors of any model,
+        and nothing missing."""
+        if model is None:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT count(*) FILTER (WHERE embedding IS NOT NULL),"
+                    " count(*) FILTER (WHERE embedding_error IS NOT NULL),"
+                    " (SELECT count(*) FROM memories"
+                    " WHERE embedding_synced = 0 AND embedding IS NOT NULL)"
+                    " FROM memories WHERE deleted_at IS NULL"
+                ).fetchone()
+            return EmbeddingCounts(int(row[0]), 0, int(row[1]), int(row[2]))
         with self._lock:
             row = self._conn.execute(
                 "SELECT count(*) FILTER (WHERE embedding IS NOT NULL AND embedding_model IS ?),"
                 " count(*) FILTER (WHERE embedding_error IS NULL"
                 "   AND (embedding IS NULL OR embedding_model IS NOT ?)),"
                 " count(*) FILTER (WHERE embedding_error IS NOT NULL),"
-                " (SELECT count(*) FROM memories WHERE embedding_synced = 0)"
+                " (SELECT count(*) FROM memories"
+                " WHERE embedding_synced = 0 AND embedding IS NOT NULL)"
                 " FROM memories WHERE deleted_at IS NULL",
                 (model, model),
             ).fetchone()

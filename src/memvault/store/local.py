@@ -291,15 +291,19 @@ class LocalStore:
         return [SearchHit(memory=memory_from_row(row), score=-row["rank"]) for row in rows]
 
     def nearest(
-        self, vector: builtins.list[float], flt: MemoryFilter, model: str | None = None
+        self,
+        vector: builtins.list[float],
+        flt: MemoryFilter,
+        model: str | None = None,
+        min_similarity: float | None = None,
     ) -> builtins.list[Memory]:
         """Live memories most similar to `vector` (cosine), with the filters, best first; only
-        vectors of `model` when given (see VectorIndex.nearest)."""
+        vectors of `model` and at least `min_similarity`, when given (see VectorIndex)."""
         if self._vectors is None:
             from memvault.store.vectors import VectorIndex
 
             self._vectors = VectorIndex(self._conn, self._lock)
-        seqs = self._vectors.nearest(vector, flt, model)
+        seqs = self._vectors.nearest(vector, flt, model, min_similarity)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {summary_columns()}, seq FROM memories"

@@ -46,6 +46,82 @@ def list_sql(flt: MemoryFilter) -> tuple[str, list[Any]]:
     return sql, [*params, flt.limit]
 
 
+# Words that carry no topic: Lucene's English stop set (the replica's analyzer drops the same)
+# plus the question words a recall query is phrased with. Matching any one of them made the
+# OR-query match nearly every memory, and those matches crowded the fused ranking.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+        "how",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "when",
+        "where",
+        "we",
+        "our",
+        "us",
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "do",
+        "does",
+        "did",
+        "done",
+        "can",
+        "could",
+        "should",
+        "would",
+        "has",
+        "have",
+        "had",
+        "was",
+        "were",
+        "been",
+        "being",
+        "about",
+        "any",
+        "some",
+    ]
+)
+
+
 def fts_expression(text: str) -> str | None:
     """An FTS5 MATCH expression for free text: any of its words, each quoted.
 
@@ -55,7 +131,8 @@ def fts_expression(text: str) -> str | None:
     words = _WORD.findall(text.lower())
     if not words:
         return None
-    return " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+    topical = [word for word in words if word not in STOP_WORDS] or words  # "the" alone: as is
+    return " OR ".join(f'"{word}"' for word in dict.fromkeys(topical))
 
 
 def search_sql(expression: str, flt: MemoryFilter) -> tuple[str, list[Any]]:

@@ -51,14 +51,19 @@ class VectorIndex:
         self._codes: dict[str | None, int] = {None: _NONE}
 
     def nearest(
-        self, vector: list[float], flt: MemoryFilter, model: str | None = None
+        self,
+        vector: list[float],
+        flt: MemoryFilter,
+        model: str | None = None,
+        min_similarity: float | None = None,
     ) -> list[int]:
         """Row seqs of the `flt.limit` most similar memories matching `flt`, best first.
 
         Only live memories embedded by `model` (the one that embedded the query) can match:
         another model's vectors are not comparable, even of the same dimension. Without a
-        model, the largest group of vectors of the query's dimension is searched. A zero or
-        non-finite query vector is an input error.
+        model, the largest group of vectors of the query's dimension is searched. Memories less
+        similar than `min_similarity` are left out. A zero or non-finite query vector is an
+        input error.
         """
         query = np.asarray(vector, dtype=np.float32)
         norm = float(np.linalg.norm(query))
@@ -75,6 +80,8 @@ class VectorIndex:
         scores = block.matrix @ (query / norm)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
+        if min_similarity is not None:
+            scores = np.where(scores >= min_similarity, scores, -np.inf)
         count = min(flt.limit, int(np.isfinite(scores).sum()))
         if count == 0:
             return []
