@@ -1,0 +1,1 @@
+"""Destruction safety: detector, quarantine, wipe response, command guard."""
