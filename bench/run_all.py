@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import time
 
+import bench_detection
 import bench_embeddings
+import bench_guard
 import bench_recall
 import bench_recall_quality
 import bench_recovery
@@ -39,6 +41,10 @@ def main() -> None:
     reports["embeddings"] = bench_embeddings.main(seed)
     print()
     reports["recall_quality"] = bench_recall_quality.main(seed)
+    print()
+    reports["detection"] = bench_detection.main(seed)
+    print()
+    reports["guard"] = bench_guard.main(seed)
     print()
     reports["replication"] = bench_replication.main(seed)
     print()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -10,15 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memvault.paths import default_home
+
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 1024 * 1024  # the API refuses larger request bodies with 413
-
-
-def default_home() -> Path:
-    """The data folder when MEMVAULT_HOME is not set: `$XDG_DATA_HOME/memvault`."""
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "memvault"
 
 
 def _env(name: str) -> AliasChoices:
@@ -51,6 +45,20 @@ class Settings(BaseSettings):
     # A session with no activity for this long ends by itself (at its last activity).
     session_idle_minutes: float = Field(
         default=30, gt=0, validation_alias=_env("MEMVAULT_SESSION_IDLE_MINUTES")
+    )
+    # Destruction detection: more than COUNT deletes within SECONDS is a burst, and deletes wait
+    # SECONDS before they replicate so a burst is held whole.
+    delete_burst_count: int = Field(
+        default=10, ge=1, validation_alias=_env("MEMVAULT_DELETE_BURST_COUNT")
+    )
+    delete_burst_seconds: float = Field(
+        default=60, gt=0, validation_alias=_env("MEMVAULT_DELETE_BURST_SECONDS")
+    )
+    mass_update_ratio: float = Field(
+        default=0.5, gt=0, le=1, validation_alias=_env("MEMVAULT_MASS_UPDATE_RATIO")
+    )
+    below_remote_ratio: float = Field(
+        default=0.5, gt=0, le=1, validation_alias=_env("MEMVAULT_BELOW_REMOTE_RATIO")
     )
     session_file_override: Path | None = Field(
         default=None, validation_alias=_env("MEMVAULT_SESSION_FILE")

@@ -373,6 +373,39 @@ class ProjectSummary(Project):
     last_active_at: UtcDatetime | None = None
 
 
+class AlertKind(StrEnum):
+    """What the destruction detector saw."""
+
+    DELETE_BURST = "delete_burst"  # more deletes within the window than the threshold
+    MASS_UPDATE = "mass_update"  # updates touching more than a share of all memories
+    STORE_VANISHED = "store_vanished"  # the store file is gone
+    STORE_REPLACED = "store_replaced"  # a different file sits at the store's path
+    STORE_EMPTIED = "store_emptied"  # the store's memories were removed from outside
+    TABLES_DROPPED = "tables_dropped"  # the store's tables are gone
+    BELOW_REMOTE = "below_remote"  # far fewer memories here than on the replica
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"  # a person let the held deletes replicate
+    REVERTED = "reverted"  # a person restored the held memories
+    RESOLVED = "resolved"  # memvault repaired it (e.g. recovered a wiped store)
+
+
+class Alert(BaseModel):
+    """One firing of the destruction detector."""
+
+    id: UUID
+    kind: AlertKind
+    state: AlertState = AlertState.OPEN
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    agent: str | None = None
+    session_id: str | None = None
+    tool: str | None = None
+    created_at: UtcDatetime
+    closed_at: UtcDatetime | None = None
+
+
 class Stats(BaseModel):
     """Counts over the local store."""
 

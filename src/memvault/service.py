@@ -36,6 +36,7 @@ from memvault.models import (
     utc_now,
 )
 from memvault.ranking import fuse
+from memvault.safety.detector import Actor, DestructionDetector, DetectionPolicy
 from memvault.store import LocalStore
 
 if TYPE_CHECKING:  # the sync stack pulls in the Neo4j driver; local-only commands skip it
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the sync stack pulls in the Neo4j driver; local-only comman
     from memvault.embeddings.worker import EmbeddingWorker
     from memvault.remote.protocol import ExportFilter
     from memvault.remote_recall import RemoteRecall
+    from memvault.safety.actions import AlertActions
     from memvault.store.embeddings import EmbeddingCounts
     from memvault.sync.conflicts import Conflict
     from memvault.sync.engine import SyncEngine, SyncStatusReport
@@ -105,11 +107,15 @@ class MemoryService:
         session_file: Path | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
         embedder: Embedder | None = None,
+        detection: DetectionPolicy | None = None,
+        tool: str | None = None,
     ) -> None:
         self.store = store
         self.sync = sync
         self.embedder = embedder
         self.embedding_worker: EmbeddingWorker | None = None  # run by `memvault serve`
+        self.detector = DestructionDetector(store, clock, detection or DetectionPolicy())
+        self.tool = tool
         self._clock = clock
         self.default_project = default_project
         self.sessions = SessionManager(
@@ -176,6 +182,7 @@ class MemoryService:
             return Memory.model_validate(merged)
 
         updated = self.store.mutate(parse_id(memory_id), apply, Operation.UPDATE)
+        self.detector.after_update(self._actor())
         self._changed()
         return updated
 
@@ -195,8 +202,24 @@ class MemoryService:
             )
 
         forgotten = self.store.mutate(parse_id(memory_id), tombstone, Operation.DELETE)
+        self.detector.after_delete(self._actor())
         self._changed()
         return forgotten
+
+    def _actor(self) -> Actor:
+        """Who is changing memories: the current session's agent, and the face used."""
+        session_id = self.sessions.current_id()
+        session = self.store.sessions.get(session_id) if session_id else None
+        return Actor(
+            agent=session.agent if session else None, session_id=session_id, tool=self.tool
+        )
+
+    @property
+    def alerts(self) -> AlertActions:
+        """Destruction alerts and the decisions about them (for people: the CLI)."""
+        from memvault.safety.actions import AlertActions
+
+        return AlertActions(self.store, self._clock)
 
     def list(self, flt: Mapping[str, Any] | MemoryFilter | None = None) -> builtins.list[Memory]:
         """Memories matching the filters, newest first."""

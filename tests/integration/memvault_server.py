@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,17 +90,34 @@ class MemvaultServer:
                 self.process.kill()
                 self.process.wait(timeout=30)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the `memvault` console script with this server's environment and home."""
         return subprocess.run(
             [str(MEMVAULT), *args],
             env=self.env(),
             cwd=self.home.parent,
+            input=input_text,
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
 
+    def cli_json(self, *args: str) -> Any:
+        """Run a command with `--json`; it must succeed; returns the parsed output."""
+        done = self.cli(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
     def logs(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -5,11 +5,8 @@ the local store is deleted and the same questions are answered from the replica.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any
 
-from .memvault_server import MemvaultServer
+from .memvault_server import MemvaultServer, wait_for
 from .neo4j_server import query
 
 AUTH_NOTES = (
@@ -21,25 +18,10 @@ AUTH_NOTES = (
 )
 
 
-def cli_json(server: MemvaultServer, *args: str) -> Any:
-    done = server.cli(*args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def cli_ok(server: MemvaultServer, *args: str) -> str:
     done = server.cli(*args)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_new_session_recalls_what_the_previous_one_decided_even_after_a_wipe(
@@ -59,19 +41,19 @@ def test_a_new_session_recalls_what_the_previous_one_decided_even_after_a_wipe(
     cli_ok(server, "session", "start", "--id", "sess-b", "--project", "shop", "--agent", "claude")
 
     # Session B asks what the last session decided: all five, attributed to session A.
-    hits = cli_json(server, "recall", "authentication", "--session", "previous", "-p", "shop")
+    hits = server.cli_json("recall", "authentication", "--session", "previous", "-p", "shop")
     assert sorted(hit["memory"]["id"] for hit in hits) == sorted(auth_ids)
     assert {(h["memory"]["session_id"], h["memory"]["source"]) for h in hits} == {
         ("sess-a", "claude")
     }
-    shown = cli_json(server, "session", "show", "previous", "--project", "shop")
+    shown = server.cli_json("session", "show", "previous", "--project", "shop")
     assert shown["session"]["summary"] == "Settled authentication: JWT + rotation"
     assert [m["id"] for m in shown["memories"]] == [*auth_ids, pattern]
 
     # Another project: a plain query does not see shop's project-scoped memory; a
     # cross-project one does, with shop attributed.
-    assert cli_json(server, "recall", "rate limiting", "--project", "billing") == []
-    across = cli_json(server, "recall", "rate limiting", "-p", "billing", "--all-projects")
+    assert server.cli_json("recall", "rate limiting", "--project", "billing") == []
+    across = server.cli_json("recall", "rate limiting", "-p", "billing", "--all-projects")
     assert [(h["memory"]["id"], h["memory"]["project_id"]) for h in across] == [(pattern, "shop")]
 
     # The replica holds the sessions with their chain, end, summary and agent.
@@ -86,7 +68,7 @@ def test_a_new_session_recalls_what_the_previous_one_decided_even_after_a_wipe(
         return bool(rows) and rows[0]["ended"] and rows[0]["n"] == 6
 
     wait_for(replicated, "sessions, their chain and memories to replicate")
-    started_b = cli_json(server, "session", "current", "-p", "shop")["started_at"]
+    started_b = server.cli_json("session", "current", "-p", "shop")["started_at"]
 
     # The agent wipes the machine's store. The same questions are answered by the replica.
     server.stop()
@@ -101,20 +83,20 @@ def test_a_new_session_recalls_what_the_previous_one_decided_even_after_a_wipe(
     assert {hit["memory"]["session_id"] for hit in remote_hits} == {"sess-a"}
     assert not list(server.home.glob("memvault.db*")), "a remote answer created an empty store"
 
-    remote_session = cli_json(server, "session", "show", "sess-a")
+    remote_session = server.cli_json("session", "show", "sess-a")
     assert remote_session["session"]["agent"] == "claude"
     assert remote_session["session"]["ended_at"] is not None
     assert [m["id"] for m in remote_session["memories"]] == [*auth_ids, pattern]
 
     # Date range: only sessions that started in it.
-    in_range = cli_json(server, "session", "list", "--project", "shop", "--since", started_b)
+    in_range = server.cli_json("session", "list", "--project", "shop", "--since", started_b)
     assert [s["id"] for s in in_range] == ["sess-b"]
-    both = cli_json(server, "session", "list", "--project", "shop")
+    both = server.cli_json("session", "list", "--project", "shop")
     assert [s["id"] for s in both] == ["sess-b", "sess-a"]
 
-    assert cli_json(server, "recall", "rate limiting", "--project", "billing") == []
-    remote_across = cli_json(server, "recall", "rate limiting", "-p", "billing", "--all-projects")
+    assert server.cli_json("recall", "rate limiting", "--project", "billing") == []
+    remote_across = server.cli_json("recall", "rate limiting", "-p", "billing", "--all-projects")
     assert [h["memory"]["project_id"] for h in remote_across] == ["shop"]
 
-    projects = {p["id"]: p for p in cli_json(server, "projects")}
+    projects = {p["id"]: p for p in server.cli_json("projects")}
     assert (projects["shop"]["memory_count"], projects["shop"]["session_count"]) == (6, 2)

@@ -7,18 +7,15 @@ tests/ollama_standin.py (no Ollama can run here), reached over real HTTP.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from ollama_standin import OllamaStandin
 
-from .memvault_server import MemvaultServer
+from .memvault_server import MemvaultServer, wait_for
 from .neo4j_server import Neo4jServer, query
 
 ROLLOUT = "how do we roll out code to production"  # no word in common with NOTES[0]
@@ -27,21 +24,6 @@ NOTES = (
     "Postgres connection pools are capped at twenty per service",
     "Feature flags are evaluated on the server, never in the browser",
 )
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def cli_json(server: MemvaultServer, *args: str) -> Any:
-    done = server.cli(*args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @pytest.fixture
@@ -103,7 +85,7 @@ def test_reembed_to_another_dimension_rebuilds_the_index_and_search_still_works(
     home = tmp_path / "home"
     local = offline(empty_replica, home, MEMVAULT_EMBEDDINGS="local")
     ids = [local.cli("remember", note, "-p", "ops").stdout.strip() for note in NOTES]
-    first = cli_json(local, "reembed")
+    first = local.cli_json("reembed")
     assert (first["model"], first["dimension"], first["embedded"]) == (
         "all-MiniLM-L6-v2-int8",
         384,
@@ -112,16 +94,16 @@ def test_reembed_to_another_dimension_rebuilds_the_index_and_search_still_works(
     assert (first["index_rebuilt"], first["sent"]) == (False, 3)  # the index was 384 already
 
     # Meaning, not words: no word of the query is in the memory it finds.
-    hits = cli_json(local, "recall", ROLLOUT, "-p", "ops", "--mode", "semantic")
+    hits = local.cli_json("recall", ROLLOUT, "-p", "ops", "--mode", "semantic")
     assert hits[0]["memory"]["id"] == ids[0]
-    assert cli_json(local, "recall", ROLLOUT, "-p", "ops", "--mode", "keyword") == []
+    assert local.cli_json("recall", ROLLOUT, "-p", "ops", "--mode", "keyword") == []
 
-    remote_hits = cli_json(local, "recall", ROLLOUT, "-p", "ops", "--mode", "semantic", "--remote")
+    remote_hits = local.cli_json("recall", ROLLOUT, "-p", "ops", "--mode", "semantic", "--remote")
     assert [h["memory"]["id"] for h in remote_hits][:1] == [ids[0]]
 
     # The model changes (768 dimensions): every memory is re-embedded, here and remotely.
     other = offline(empty_replica, home, MEMVAULT_EMBEDDINGS="ollama", OLLAMA_URL=ollama.url)
-    second = cli_json(other, "reembed")
+    second = other.cli_json("reembed")
     assert (second["model"], second["dimension"], second["embedded"]) == (
         "nomic-embed-text",
         768,
@@ -140,8 +122,8 @@ def test_reembed_to_another_dimension_rebuilds_the_index_and_search_still_works(
 
     # Search works on both sides with the new vectors, and both sides agree.
     args = ("recall", "connection limits", "-p", "ops", "--mode", "semantic")
-    here = [h["memory"]["id"] for h in cli_json(other, *args)]
-    there = [h["memory"]["id"] for h in cli_json(other, *args, "--remote")]
+    here = [h["memory"]["id"] for h in other.cli_json(*args)]
+    there = [h["memory"]["id"] for h in other.cli_json(*args, "--remote")]
     assert sorted(here) == sorted(ids)
     assert here == there
 
@@ -152,15 +134,15 @@ def test_a_recovered_store_has_its_embeddings_without_re_embedding(
     home = tmp_path / "home"
     local = offline(empty_replica, home, MEMVAULT_EMBEDDINGS="local")
     ids = [local.cli("remember", note, "-p", "ops").stdout.strip() for note in NOTES]
-    assert cli_json(local, "reembed")["sent"] == 3
-    before = {i: cli_json(local, "show", i)["embedding"] for i in ids}
+    assert local.cli_json("reembed")["sent"] == 3
+    before = {i: local.cli_json("show", i)["embedding"] for i in ids}
 
     for path in home.glob("memvault.db*"):
         path.unlink()
-    recovered = cli_json(local, "recover")
+    recovered = local.cli_json("recover")
     assert recovered["verified"] is True
 
-    after = {i: cli_json(local, "show", i)["embedding"] for i in ids}
+    after = {i: local.cli_json("show", i)["embedding"] for i in ids}
     assert after == before  # the vectors came back from Neo4j, bit for bit
-    again = cli_json(local, "reembed")
+    again = local.cli_json("reembed")
     assert (again["embedded"], again["remaining"]) == (0, 0)  # nothing was left to embed

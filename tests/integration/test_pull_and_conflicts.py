@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 import pytest
 import structlog
 
+from manual_clock import ManualClock as Clock
 from memvault.config import Settings
 from memvault.errors import InvalidInputError, NotFoundError, UnavailableError
 from memvault.models import (
@@ -42,19 +43,6 @@ from memvault.sync.replicator import DrainReport, Replicator
 from .neo4j_server import Neo4jServer, free_port, with_replica
 
 BOOKKEEPING = {"sync_status", "synced_at", "remote_id"}  # each store's own view of syncing
-
-
-class Clock:
-    """The test's time: machines and sync code read it; the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float = 1.0) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -88,7 +76,7 @@ def settings(empty_replica: Neo4jServer, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
 
 
 def open_machine(name: str, root: Path, clock: Clock) -> Machine:
@@ -152,9 +140,9 @@ def test_a_memory_made_on_one_machine_arrives_on_the_other_with_every_field(
 
     async def scenario(replica: Neo4jReplica) -> tuple[PullReport, PullReport]:
         await a.push(replica)
-        clock.advance()
+        clock.advance(1)
         first = await b.pull(replica)
-        clock.advance()
+        clock.advance(1)
         second = await b.pull(replica)
         return first, second
 
@@ -198,11 +186,11 @@ def test_updates_and_tombstones_follow_and_history_is_kept(
         reports = []
         await a.push(replica)
         reports.append(await b.pull(replica))
-        clock.advance()
+        clock.advance(1)
         a.service.update(created.id, {"content": "Backups run at 03:00", "importance": 0.9})
         await a.push(replica)
         reports.append(await b.pull(replica))
-        clock.advance()
+        clock.advance(1)
         a.service.forget(created.id)
         await a.push(replica)
         reports.append(await b.pull(replica))
@@ -242,7 +230,7 @@ def test_pull_is_idempotent_paged_and_its_cursor_survives_reopening(
     reopened = open_machine("machine-c", tmp_path, clock)
     try:
         assert pull_cursor(reopened.store) == first.cursor
-        clock.advance()
+        clock.advance(1)
         again = with_replica(settings, reopened.pull)
         assert (again.pulled, again.cursor) == (0, first.cursor)
 
@@ -275,9 +263,9 @@ def test_concurrent_edits_converge_on_the_last_write_and_the_loser_records_the_c
     with_replica(settings, setup)
 
     # 1. Both machines edit version 1; B edits later, so B's version 2 wins everywhere.
-    clock.advance()
+    clock.advance(1)
     a_v2 = a.service.update(original.id, {"content": "The replica runs Neo4j 5.26 Community"})
-    clock.advance()
+    clock.advance(1)
     b_v2 = b.service.update(original.id, {"content": "The replica runs Neo4j 5.26 on a VPS"})
     assert a_v2.sync_version == b_v2.sync_version == 2
     assert b_v2.version_key() > a_v2.version_key()
@@ -285,7 +273,7 @@ def test_concurrent_edits_converge_on_the_last_write_and_the_loser_records_the_c
     async def converge(replica: Neo4jReplica) -> tuple[PullReport, PullReport, list[Memory]]:
         for machine in (a, b) if first_to_push == "loser" else (b, a):
             await machine.push(replica)
-        clock.advance()
+        clock.advance(1)
         on_a, on_b = await a.pull(replica), await b.pull(replica)
         return on_a, on_b, await replica.export_versions([str(original.id)])
 
@@ -328,7 +316,7 @@ def test_concurrent_edits_converge_on_the_last_write_and_the_loser_records_the_c
     assert list_conflicts(a.store, include_resolved=True)[0].resolved_at == clock()
 
     # 6. Editing on from the winner is a plain update for the other machine: no new conflict.
-    clock.advance()
+    clock.advance(1)
     a_v3 = a.service.update(original.id, {"tags": ["neo4j"]})
 
     async def follow(replica: Neo4jReplica) -> PullReport:
@@ -350,9 +338,9 @@ def test_a_winning_edit_not_yet_pushed_records_the_losing_one_and_then_wins_ever
     async def scenario(replica: Neo4jReplica) -> tuple[PullReport, PullReport]:
         await a.push(replica)
         await b.pull(replica)
-        clock.advance()
+        clock.advance(1)
         a.service.update(original.id, {"content": "Deploys happen on Wednesdays"})
-        clock.advance()
+        clock.advance(1)
         b.service.update(original.id, {"content": "Deploys happen on Thursdays"})
         await a.push(replica)
         # B pulls before pushing: the replica's head (A's edit) loses to B's pending edit.
@@ -387,7 +375,7 @@ def test_edits_at_the_same_instant_are_ordered_by_event_id_on_every_machine(
         await b.pull(replica)
 
     with_replica(settings, setup)
-    clock.advance()
+    clock.advance(1)
     a_v2 = a.service.update(original.id, {"content": "Standup at 10:30"})
     b_v2 = b.service.update(original.id, {"content": "Standup at 09:30"})
     assert a_v2.updated_at == b_v2.updated_at  # a tie on version and time
@@ -413,7 +401,7 @@ def test_an_older_version_arriving_after_a_newer_one_changes_nothing(
 ) -> None:
     a, b = machines
     v1 = a.service.remember({"content": "Retries use full jitter"})
-    clock.advance()
+    clock.advance(1)
     v2 = a.service.update(v1.id, {"content": "Retries use full jitter, capped at 60 s"})
 
     async def scenario(replica: Neo4jReplica) -> tuple[PullReport, PullReport, PullReport]:
@@ -425,7 +413,7 @@ def test_an_older_version_arriving_after_a_newer_one_changes_nothing(
         after_replay = await b.pull(replica)
         # 2. B holds a newer, unsent version 3 and pulls everything from the start: the replica's
         # version 2 is older and known, so B keeps its own without calling it a conflict.
-        clock.advance()
+        clock.advance(1)
         b.service.update(v1.id, {"importance": 0.2})
         b.store.synclog.set_state(CURSOR_KEY, "0", clock())
         stale = await b.pull(replica)
@@ -468,7 +456,7 @@ def test_a_pull_decision_is_not_applied_over_a_local_edit_made_meanwhile(
     remote = v1.model_copy(
         update={"content": "Use WAL mode!", "sync_version": 2, "event_id": uuid4()}
     )
-    clock.advance()
+    clock.advance(1)
     v2 = a.service.update(v1.id, {"content": "Use WAL mode and a busy timeout"})  # meanwhile
 
     skipped = a.store.put_pulled([PulledWrite(v1.id, seen, row=remote)], clock())

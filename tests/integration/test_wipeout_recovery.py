@@ -32,6 +32,7 @@ from memvault.models import (
     SyncResult,
 )
 from memvault.remote.neo4j import Neo4jReplica
+from memvault.safety.detector import DetectionPolicy
 from memvault.service import MemoryService
 from memvault.store import LocalStore
 from memvault.sync.recovery import RecoveryOptions, recover
@@ -161,7 +162,9 @@ def test_a_wiped_data_folder_is_rebuilt_byte_for_byte(
     async def story(replica: Neo4jReplica) -> None:
         step(1, "write 1,000 memories in 5 sessions of 3 projects; embed, update, forget")
         store = LocalStore.open(settings.store_path)
-        ids = write_memories(MemoryService(store, clock=clock), clock, 1000)
+        # 77 deliberate forgets in a few simulated seconds: not a burst to quarantine here.
+        deliberate = DetectionPolicy(delete_burst_count=10_000)
+        ids = write_memories(MemoryService(store, clock=clock, detection=deliberate), clock, 1000)
         with_vectors = [i for i in ids if (m := store.get(i)) and m.embedding is not None]
         assert len(with_vectors) > 200
         assert store.stats().deleted == len(range(0, 1000, 13))

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pytest
 
+from manual_clock import ManualClock as Clock
 from memvault.errors import RejectedError, UnavailableError
 from memvault.models import Memory, Operation, Project, Session, SyncStatus
 from memvault.remote.protocol import ApplyOutcome, Change
@@ -24,14 +25,6 @@ from memvault.store.embeddings import Embedded
 from memvault.sync.replicator import Backoff, Replicator
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class ScriptedReplica:
@@ -84,7 +77,7 @@ class ScriptedReplica:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from manual_clock import ManualClock as Clock
 from memvault.errors import InvalidInputError, NotFoundError
 from memvault.models import Memory, MemoryType, content_hash
 from memvault.service import MemoryService, parse_id
@@ -16,23 +17,9 @@ from memvault.store import LocalStore
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 
 
-class Clock:
-    """Time stands still until the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from manual_clock import ManualClock as Clock
 from memvault.context.sessions import end_idle_sessions_forever
 from memvault.errors import NotFoundError
 from memvault.models import Memory, Project, Session
@@ -23,23 +24,9 @@ from memvault.store.migrate import available_migrations
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    """Time stands still until the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -16,13 +16,15 @@ from memvault.api.security import BearerTokenMiddleware
 from memvault.config import MAX_BODY_BYTES, Settings
 from memvault.context.sessions import end_idle_sessions_forever
 from memvault.runtime import open_service
+from memvault.safety.dispatch import AlertDispatcher
+from memvault.safety.watchdog import StoreWatchdog
 from memvault.service import MemoryService
 
 
 def create_app(settings: Settings, service: MemoryService | None = None) -> FastAPI:
     """The API over `service`; without one, open the store from settings and close it on exit."""
     owned = service is None
-    active = open_service(settings, with_sync=True) if service is None else service
+    active = open_service(settings, with_sync=True, tool="api") if service is None else service
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,6 +32,15 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         # The replicator and pull run beside the API for as long as it serves.
         background = asyncio.create_task(active.sync.run(stop)) if active.sync else None
         sweeper = asyncio.create_task(end_idle_sessions_forever(active.sessions, stop))
+        dispatcher = AlertDispatcher(
+            active.store,
+            active.sync.replica if active.sync else None,
+            n8n_url=settings.n8n_webhook_url,
+            secret=settings.webhook_token.get_secret_value() if settings.webhook_token else None,
+        )
+        delivery = asyncio.create_task(dispatcher.run_forever(stop))
+        # A vanished, replaced, emptied or schema-less store is reported and recovered at once.
+        watchdog = asyncio.create_task(StoreWatchdog(active).run_forever(stop))
         embedding = None
         if active.embedder is not None and settings.embeddings != "none":
             from memvault.embeddings.worker import EmbeddingWorker
@@ -42,6 +53,8 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         finally:
             stop.set()
             await sweeper
+            await delivery
+            await watchdog
             if embedding is not None:
                 await embedding
             if background is not None:

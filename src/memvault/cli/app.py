@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from memvault.cli import doctor, embeddings, memories, neo4j, sessions, status, sync
+from memvault.cli import alerts, doctor, embeddings, memories, neo4j, sessions, status, sync
 from memvault.cli.context import CliContext, cli_context
 from memvault.errors import InvalidInputError, MemvaultError, NotFoundError
 
@@ -92,6 +92,17 @@ def serve(
     serve_api(cli_context(ctx).settings(**overrides))
 
 
+@app.command()
+def guard(ctx: typer.Context) -> None:
+    """Read an agent's pre-tool-use hook JSON on stdin; block shell commands aimed at the store."""
+    # The console script answers `memvault guard` without building this app (see
+    # memvault.cli.main); this command serves `--help` and `memvault --home PATH guard`.
+    from memvault.safety.guard_main import run
+
+    home = cli_context(ctx).home
+    raise typer.Exit(run([], home=None if home is None else str(home)))
+
+
 app.command("remember")(memories.remember)
 app.command("recall")(memories.recall)
 app.command("show")(memories.show)
@@ -107,6 +118,7 @@ app.command("resolve")(sync.resolve)
 app.command("reembed")(embeddings.reembed)
 app.add_typer(sessions.app, name="session")
 app.add_typer(sessions.projects_app, name="projects")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(neo4j.app, name="neo4j")
 
 

@@ -47,6 +47,7 @@ class CliContext:
                 self.settings(),
                 with_sync=with_sync,
                 store_path=SCRATCH_STORE if self._scratch else None,
+                tool="cli",
             )
         return self._service
 
@@ -65,6 +66,17 @@ class CliContext:
         )
         self._scratch = True
         return True
+
+    def answer(
+        self,
+        remote: bool,
+        local: Callable[[MemoryService], T],
+        replica: Callable[[MemoryService], Awaitable[T]],
+    ) -> T:
+        """`local(service)`, or `replica(service)` when `use_remote(remote)` says so."""
+        if self.use_remote(remote):
+            return self.run_with_replica(replica)
+        return local(self.service())
 
     def run_with_replica(self, work: Callable[[MemoryService], Awaitable[T]]) -> T:
         """Run async `work` against the service with its replica, closing the driver after."""

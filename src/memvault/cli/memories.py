@@ -88,12 +88,11 @@ def recall(
         all_projects=all_projects,
     )
     context = cli_context(ctx)
-    if context.use_remote(remote):
-        hits = context.run_with_replica(
-            lambda service: service.remote.search(query, flt, mode=mode)
-        )
-    else:
-        hits = context.service().search(query, flt, mode=mode)
+    hits = context.answer(
+        remote,
+        lambda service: service.search(query, flt, mode=mode),
+        lambda service: service.remote.search(query, flt, mode=mode),
+    )
     if as_json:
         render.emit_json([render.hit_json(rank, hit) for rank, hit in enumerate(hits, start=1)])
     else:
@@ -158,10 +157,9 @@ def list_memories(
         all_projects=all_projects,
     )
     context = cli_context(ctx)
-    if context.use_remote(remote):
-        memories = context.run_with_replica(lambda service: service.remote.list(flt))
-    else:
-        memories = context.service().list(flt)
+    memories = context.answer(
+        remote, lambda service: service.list(flt), lambda service: service.remote.list(flt)
+    )
     if as_json:
         render.emit_json([render.memory_json(m) for m in memories])
     else:

@@ -32,6 +32,15 @@ def hit_json(rank: int, hit: SearchHit) -> dict[str, Any]:
     }
 
 
+def brief(data: dict[str, Any], limit: int = 80) -> str:
+    """A mapping as `key=value` pairs on one line, lists shown by their length."""
+    parts = [
+        f"{key}={len(value) if isinstance(value, list) else value}" for key, value in data.items()
+    ]
+    text = " ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def plain(report: Any) -> Any:
     """A report (dataclass or pydantic model) as JSON-ready data."""
     if hasattr(report, "as_dict"):  # reports that add derived fields (in_sync, drift)

@@ -109,10 +109,11 @@ def list_sessions(
     }
     flt = {key: value for key, value in raw.items() if value is not None}
     context = cli_context(ctx)
-    if context.use_remote(remote):
-        found = context.run_with_replica(lambda service: service.remote.sessions(flt))
-    else:
-        found = context.service().list_sessions(flt)
+    found = context.answer(
+        remote,
+        lambda service: service.list_sessions(flt),
+        lambda service: service.remote.sessions(flt),
+    )
     if as_json:
         render.emit_json([render.plain(s) for s in found])
     else:
@@ -132,12 +133,11 @@ def show(
     """One session with its memories, oldest first."""
     ref = session_id or "current"
     context = cli_context(ctx)
-    if context.use_remote(remote):
-        detail = context.run_with_replica(
-            lambda service: service.remote.session_detail(ref, project)
-        )
-    else:
-        detail = context.service().session_detail(ref, project)
+    detail = context.answer(
+        remote,
+        lambda service: service.session_detail(ref, project),
+        lambda service: service.remote.session_detail(ref, project),
+    )
     if as_json:
         render.emit_json(render.plain(detail))
     else:
@@ -154,10 +154,9 @@ def projects(
     if ctx.invoked_subcommand is not None:
         return
     context = cli_context(ctx)
-    if context.use_remote(remote):
-        found = context.run_with_replica(lambda service: service.remote.projects())
-    else:
-        found = context.service().projects()
+    found = context.answer(
+        remote, lambda service: service.projects(), lambda service: service.remote.projects()
+    )
     if as_json:
         render.emit_json([render.plain(p) for p in found])
     else:

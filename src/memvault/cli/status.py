@@ -22,11 +22,13 @@ def status(
     replicated = not local and context.settings().neo4j_password is not None
     service = context.service(with_sync=replicated)
     stats = service.stats()
+    open_alerts = service.alerts.all(open_only=True)
     replication = context.run_with_replica(lambda s: s.sync_status()) if replicated else None
     if as_json:
         data: dict[str, Any] = {
             **stats.model_dump(mode="json"),
             "store_path": str(service.store.path),
+            "alerts": [render.plain(alert) for alert in open_alerts],
         }
         if replication is not None:
             data["replication"] = render.plain(replication)
@@ -35,6 +37,12 @@ def status(
         from memvault.cli import tables
 
         tables.print_stats(stats, service.store.path)
+        for alert in open_alerts:
+            typer.echo(
+                f"ALERT {str(alert.id)[:8]} {alert.kind.value}: {render.brief(alert.evidence)}"
+                f" (memvault alerts)",
+                err=True,
+            )
         if replication is not None:
             from memvault.cli import reports
 

@@ -188,3 +188,10 @@ WHERE m.event_id = x.event_id
 SET m.embedding = x.vector, m.embedding_model = x.model, m.embedding_dim = size(x.vector)
 RETURN count(m) AS n
 """
+
+# Destruction alerts as audit records beside the memories they are about.
+RECORD_ALERTS = """
+UNWIND $alerts AS x
+MERGE (a:Alert {id: x.id})
+SET a += x
+"""

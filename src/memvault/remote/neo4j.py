@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -14,7 +15,7 @@ from neo4j import exceptions as neo4j_errors
 
 from memvault.config import Settings
 from memvault.errors import RejectedError, UnavailableError
-from memvault.models import Memory, Project, Session, SyncStatus, checked_hash, utc_now
+from memvault.models import Alert, Memory, Project, Session, SyncStatus, checked_hash, utc_now
 from memvault.remote import cypher
 from memvault.remote.protocol import (
     ApplyOutcome,
@@ -145,6 +146,19 @@ class Neo4jReplica:
         ]
         rows = await self.write(cypher.SET_EMBEDDINGS, items=params)
         return int(rows[0]["n"]) if rows else 0
+
+    async def record_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Upsert alerts as (:Alert) audit nodes; evidence is kept as JSON text."""
+        if not alerts:
+            return
+        rows = [
+            {
+                **alert.model_dump(mode="json", exclude={"evidence"}, exclude_none=True),
+                "evidence": json.dumps(alert.evidence, default=str),
+            }
+            for alert in alerts
+        ]
+        await self.write(cypher.RECORD_ALERTS, alerts=rows)
 
     async def changes_since(self, cursor: int, limit: int) -> list[RemoteChange]:
         rows = await self.read(cypher.CHANGES_SINCE, cursor=cursor, limit=limit)

@@ -14,6 +14,7 @@ from typing import Protocol
 from uuid import UUID
 
 from memvault.models import (
+    Alert,
     Memory,
     MemoryFilter,
     Operation,
@@ -92,6 +93,11 @@ class Replica(Protocol):
         """Set each memory's vector (with model and dimension) where the replica's current
         version is the one the vector was computed for; returns how many were set. A vector
         for a superseded version is dropped: the newer text needs its own."""
+        ...
+
+    async def record_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Keep destruction alerts as audit records (upserted by id: replays change nothing
+        but the state a person moved an alert to)."""
         ...
 
     async def changes_since(self, cursor: int, limit: int) -> list[RemoteChange]:

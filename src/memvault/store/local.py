@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -26,10 +26,12 @@ from memvault.models import (
     checked_hash,
 )
 from memvault.store import queries
+from memvault.store.alerts import AlertRecords
 from memvault.store.connection import connect, write_transaction
 from memvault.store.embeddings import EmbeddingRecords
 from memvault.store.migrate import migrate
 from memvault.store.outbox import Outbox, enqueue
+from memvault.store.quarantine import Quarantine
 from memvault.store.rows import (
     MEMORY_COLUMNS,
     MEMORY_FIELDS,
@@ -45,6 +47,7 @@ from memvault.store.sessions import (
     ensure_contexts,
     merge_context,
 )
+from memvault.store.signals import Signals
 from memvault.store.synclog import SyncLog, insert_conflict
 
 if TYPE_CHECKING:
@@ -102,6 +105,12 @@ class LocalStore:
         self.synclog = SyncLog(conn, self._lock)
         self.sessions = SessionRecords(conn, self._lock)
         self.embeddings = EmbeddingRecords(conn, self._lock)
+        self.alerts = AlertRecords(conn, self._lock)
+        self.quarantine = Quarantine(conn, self._lock)
+        self.signals = Signals(conn, self._lock)
+        # Deletes wait this long before they may replicate, so a burst can still be caught and
+        # held whole (the destruction detector's window; zero for a store used on its own).
+        self.delete_delay = timedelta(0)
         self._vectors: VectorIndex | None = None  # built on first use: numpy loads slowly
 
     @classmethod
@@ -124,6 +133,41 @@ class LocalStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def reopen(
+        self,
+        path: Path | None = None,
+        *,
+        salvage_to: Path | None = None,
+        replace: Callable[[], None] | None = None,
+    ) -> None:
+        """Swap the connection for one to the file at `path` (default: the store's path),
+        created and migrated as by open(). Every part of the store is rebound, so whatever holds
+        this object (service, replicator, sessions, embedding worker) carries on with the file.
+
+        `salvage_to` first copies the database as the old connection still sees it there: the
+        only copy left of a file deleted or replaced while open. `replace` runs while no
+        connection is open, to move a damaged file aside or put another in its place. Raises
+        StoreError when the new file cannot be opened (the store is left closed).
+        """
+        target = path or self.path
+        with self._lock:
+            if salvage_to is not None:
+                copy = sqlite3.connect(salvage_to)
+                try:
+                    self._conn.backup(copy)
+                finally:
+                    copy.close()
+            # Closed before anything is made at the path: SQLite removes `<path>-wal` by name
+            # when a connection closes, and that must never be the new file's log.
+            self._conn.close()
+            if replace is not None:
+                replace()
+            conn = LocalStore.open(target)._conn
+            self._conn, self.path, self._vectors = conn, target, None  # vectors: rebuilt on use
+            for part in vars(self).values():  # outbox, sessions, alerts, …: each keeps the conn
+                if hasattr(part, "_conn"):
+                    part._conn = conn
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -151,7 +195,8 @@ class LocalStore:
             updated = change(current)
             conn.execute(_UPDATE_MEMORY, memory_to_row(updated))
             _add_version(conn, updated)
-            enqueue(conn, updated, operation)
+            delay = self.delete_delay if operation == Operation.DELETE else None
+            enqueue(conn, updated, operation, updated.updated_at + delay if delay else None)
             return updated
 
     def replace_version(self, memory: Memory, operation: Operation) -> None:

@@ -19,7 +19,7 @@ from memvault.models import Memory, Operation, SyncQueueItem, SyncStatus, utc_no
 from memvault.store.connection import write_transaction
 from memvault.store.rows import from_db_time, to_db_time
 
-_HOLD_SWITCH = "hold:"  # sync_state key prefix: new entries of this operation are held at once
+HOLD_SWITCH = "hold:"  # sync_state key prefix: new entries of this operation are held at once
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,20 @@ class Retry:
     next_retry_at: datetime
 
 
-def enqueue(conn: sqlite3.Connection, memory: Memory, operation: Operation) -> None:
-    """Add the outbox entry for this version (call inside the row change's transaction)."""
+def enqueue(
+    conn: sqlite3.Connection,
+    memory: Memory,
+    operation: Operation,
+    not_before: datetime | None = None,
+) -> None:
+    """Add the outbox entry for this version (call inside the row change's transaction); it
+    is not sent before `not_before` when given (deletes wait out the burst window)."""
     held = conn.execute(
-        "SELECT value FROM sync_state WHERE key = ?", (_HOLD_SWITCH + operation.value,)
+        "SELECT value FROM sync_state WHERE key = ?", (HOLD_SWITCH + operation.value,)
     ).fetchone()
     conn.execute(
         "INSERT INTO sync_queue (event_id, memory_id, operation, sync_version, payload,"
-        " created_at, held_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " created_at, held_reason, next_retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             str(memory.event_id),
             str(memory.id),
@@ -58,6 +64,7 @@ def enqueue(conn: sqlite3.Connection, memory: Memory, operation: Operation) -> N
             json.dumps(memory.model_dump(mode="json")),
             to_db_time(memory.updated_at),
             held[0] if held else None,
+            to_db_time(not_before) if not_before else None,
         ),
     )
 
@@ -156,7 +163,7 @@ class Outbox:
                 conn.execute(
                     "INSERT INTO sync_state (key, value, updated_at) VALUES (?, ?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (_HOLD_SWITCH + operation.value, reason, to_db_time(utc_now())),
+                    (HOLD_SWITCH + operation.value, reason, to_db_time(utc_now())),
                 )
             cursor = conn.execute(
                 "UPDATE sync_queue SET held_reason = ? WHERE operation = ? AND held_reason IS NULL",
@@ -167,7 +174,7 @@ class Outbox:
     def release(self, operation: Operation) -> int:
         """Stop holding `operation`: held entries become due again; returns how many."""
         with self._lock, write_transaction(self._conn) as conn:
-            conn.execute("DELETE FROM sync_state WHERE key = ?", (_HOLD_SWITCH + operation.value,))
+            conn.execute("DELETE FROM sync_state WHERE key = ?", (HOLD_SWITCH + operation.value,))
             cursor = conn.execute(
                 "UPDATE sync_queue SET held_reason = NULL WHERE operation = ?"
                 " AND held_reason IS NOT NULL",

@@ -120,7 +120,7 @@ async def ensure_not_empty(
             message=f"the local store is {state.value} while the replica holds {remote} "
             "memories; recovering before serving",
         )  # fmt: skip
-        moved = _move_aside(path, clock()) if state is StoreState.NO_SCHEMA else None
+        moved = move_aside(path, clock()) if state is StoreState.NO_SCHEMA else None
         return await _recover_into(path, replica, state, remote, moved, clock)
     finally:
         await replica.close()
@@ -147,7 +147,7 @@ async def _recover_into(
     return StartupDecision(state, StartupAction.RECOVERED, remote, moved, report)
 
 
-def _move_aside(path: Path, now: datetime) -> Path:
+def move_aside(path: Path, now: datetime) -> Path:
     """Rename the file (and its -wal/-shm companions) to `<name>.broken-<UTC time>`."""
     target = path.with_name(f"{path.name}.broken-{now.strftime('%Y%m%dT%H%M%S%fZ')}")
     for suffix in ("", "-wal", "-shm"):
