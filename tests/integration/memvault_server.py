@@ -8,14 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from polling import wait_for
+
 from .neo4j_server import Neo4jServer, free_port
+
+__all__ = ["WEBHOOK_TOKEN", "MemvaultServer", "wait_for"]
 
 MEMVAULT = Path(sys.executable).with_name("memvault")
 WEBHOOK_TOKEN = "integration-webhook-secret"
@@ -111,13 +114,3 @@ class MemvaultServer:
 
     def logs(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")

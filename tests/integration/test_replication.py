@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,17 +15,8 @@ from memvault.service import MemoryService
 from memvault.store import LocalStore
 from memvault.sync.replicator import Replicator
 
-from .memvault_server import MemvaultServer
+from .memvault_server import MemvaultServer, wait_for
 from .neo4j_server import Neo4jServer, free_port, query, with_replica
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def remote_counts(settings: Settings) -> tuple[int, int, int]:

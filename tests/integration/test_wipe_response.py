@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .memvault_server import MemvaultServer
+from .memvault_server import MemvaultServer, wait_for
 from .neo4j_server import Neo4jServer
-from .test_replication import remote_counts, wait_for
+from .test_replication import remote_counts
 
 COUNT = 20
 

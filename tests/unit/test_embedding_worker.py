@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from memvault.store import LocalStore
 from memvault.store.embeddings import Embedded
 from memvault.sync.replicator import Backoff, Replicator
 from ollama_standin import OllamaStandin, pulled, unit_vector
+from polling import eventually
 
 NOMIC = "nomic-embed-text"
 
@@ -114,10 +114,7 @@ def counts(store: LocalStore, model: str) -> tuple[int, int, int, int]:
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+    await eventually(condition, "the worker's condition")
 
 
 # -- the worker ----------------------------------------------------------------------------------
