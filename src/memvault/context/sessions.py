@@ -59,11 +59,15 @@ class SessionManager:
         return session
 
     def current(self, project_id: str | None = None) -> Session | None:
-        """The open session the session file names, if it is one of `project_id` (when given)."""
-        self.expire_idle()
+        """The open session the session file names, if it is one of `project_id` (when given).
+        Read-only in the common case: the idle sweep (a write) runs only when this session has
+        gone idle, so every memory write does not pay for one."""
         session_id = self._read_current()
         session = self.records.get(session_id) if session_id else None
         if session is None or not session.is_open:
+            return None
+        if (session.last_active_at or session.started_at) < self._clock() - self.idle_timeout:
+            self.expire_idle()
             return None
         if project_id is not None and session.project_id not in (None, project_id):
             return None
