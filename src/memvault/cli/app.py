@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from memvault.cli import alerts, doctor, embeddings, memories, neo4j, sessions, status, sync
+from memvault.cli import (
+    alerts,
+    doctor,
+    embeddings,
+    mcp,
+    memories,
+    neo4j,
+    sessions,
+    status,
+    sync,
+)
 from memvault.cli.context import CliContext, cli_context
 from memvault.errors import InvalidInputError, MemvaultError, NotFoundError
 
@@ -116,6 +126,7 @@ app.command("verify")(sync.verify)
 app.command("conflicts")(sync.conflicts)
 app.command("resolve")(sync.resolve)
 app.command("reembed")(embeddings.reembed)
+app.command("mcp")(mcp.mcp)
 app.add_typer(sessions.app, name="session")
 app.add_typer(sessions.projects_app, name="projects")
 app.add_typer(alerts.app, name="alerts")

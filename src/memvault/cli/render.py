@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from typing import Any
 
-from memvault.models import Memory, SearchHit
+from memvault.jsonable import hit_json, memory_json, plain
+
+__all__ = ["brief", "emit_json", "hit_json", "memory_json", "plain"]
 
 
 def emit_json(data: Any) -> None:
     """Write `data` as JSON to stdout; this is the only thing a --json command prints there."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
-
-
-def memory_json(memory: Memory, *, with_embedding: bool = False) -> dict[str, Any]:
-    """A memory as JSON-ready data; the embedding vector only when asked (it is long)."""
-    return memory.model_dump(mode="json", exclude=None if with_embedding else {"embedding"})
-
-
-def hit_json(rank: int, hit: SearchHit) -> dict[str, Any]:
-    """A search hit: its rank, fused score, rank in the keyword and vector lists, the memory."""
-    return {
-        "rank": rank,
-        "score": hit.score,
-        "keyword_rank": hit.keyword_rank,
-        "vector_rank": hit.vector_rank,
-        "memory": memory_json(hit.memory),
-    }
 
 
 def brief(data: dict[str, Any], limit: int = 80) -> str:
@@ -39,14 +24,3 @@ def brief(data: dict[str, Any], limit: int = 80) -> str:
     ]
     text = " ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def plain(report: Any) -> Any:
-    """A report (dataclass or pydantic model) as JSON-ready data."""
-    if hasattr(report, "as_dict"):  # reports that add derived fields (in_sync, drift)
-        return json.loads(json.dumps(report.as_dict(), default=str))
-    if hasattr(report, "model_dump"):
-        return report.model_dump(mode="json")
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
-    return report
