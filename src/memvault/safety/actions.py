@@ -40,11 +40,9 @@ class AlertActions:
 
     def get(self, alert_id: str) -> Alert:
         """One alert; NotFoundError for an unknown id (a prefix of 8+ characters will do)."""
-        wanted = parse_alert_id(alert_id)
-        for alert in self._store.alerts.all(limit=10_000):
-            full = str(alert.id)
-            if full == wanted or (len(wanted) >= 8 and full.startswith(wanted)):
-                return alert
+        found = self._store.alerts.find(parse_alert_id(alert_id))
+        if found is not None:
+            return found
         raise NotFoundError(f"alert {alert_id} not found")
 
     def held(self, alert_id: str) -> list[str]:

@@ -45,10 +45,14 @@ class AlertRecords:
                 ),
             )
 
-    def get(self, alert_id: UUID) -> Alert | None:
+    def find(self, id_or_prefix: str) -> Alert | None:
+        """The alert with this id, or the one whose id starts with it (8+ characters)."""
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (str(alert_id),)
+                f"SELECT {_COLUMNS} FROM alerts WHERE id = :v"
+                " OR (length(:v) >= 8 AND substr(id, 1, length(:v)) = :v)"
+                " ORDER BY id = :v DESC, created_at DESC LIMIT 1",
+                {"v": id_or_prefix},
             ).fetchone()
         return _alert(row) if row else None
 
