@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from memvault.models import Memory, SearchHit
+from memvault.models import Memory, SearchHit, SessionContext
 
 
 def memory_json(memory: Memory, *, with_embedding: bool = False) -> dict[str, Any]:
@@ -22,6 +22,15 @@ def hit_json(rank: int, hit: SearchHit) -> dict[str, Any]:
         "keyword_rank": hit.keyword_rank,
         "vector_rank": hit.vector_rank,
         "memory": memory_json(hit.memory),
+    }
+
+
+def briefing_json(briefing: SessionContext) -> dict[str, Any]:
+    """A session-start briefing as JSON-ready data, its memories without vectors."""
+    return {
+        **briefing.model_dump(mode="json", exclude={"previous_memories", "key_memories"}),
+        "previous_memories": [memory_json(m) for m in briefing.previous_memories],
+        "key_memories": [memory_json(m) for m in briefing.key_memories],
     }
 
 

@@ -7,8 +7,8 @@ message. No tool can purge remote history or acknowledge or revert a destruction
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -16,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from memvault.errors import MemvaultError
-from memvault.jsonable import memory_json, plain
+from memvault.jsonable import briefing_json, memory_json, plain
 from memvault.service import MemoryService
 
 INSTRUCTIONS = (
@@ -25,6 +25,8 @@ INSTRUCTIONS = (
     "`end_session` with a summary when you are done. Forgetting is a tombstone: the replica "
     "keeps every version, and bulk deletes are held by the destruction detector."
 )
+
+Lifespan = Callable[[MCPServer], AbstractAsyncContextManager[None]]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -49,9 +51,10 @@ def _given(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def build_mcp_server(service: MemoryService) -> MCPServer:
-    """An MCPServer whose tools call `service`."""
-    server: MCPServer = MCPServer(name="memvault", instructions=INSTRUCTIONS)
+def build_mcp_server(service: MemoryService, *, lifespan: Lifespan | None = None) -> MCPServer:
+    """An MCPServer whose tools call `service`; `lifespan` runs around a stdio connection
+    (`memvault mcp` replicates while it serves)."""
+    server: MCPServer = MCPServer(name="memvault", instructions=INSTRUCTIONS, lifespan=lifespan)
 
     @server.tool(annotations=ADDITIVE)
     async def remember(
@@ -164,6 +167,15 @@ def build_mcp_server(service: MemoryService) -> MCPServer:
         with tool_errors():
             sessions = service.list_sessions(flt)
         return {"sessions": [session.model_dump(mode="json") for session in sessions]}
+
+    @server.tool(annotations=READ_ONLY)
+    async def session_context(project_id: str | None = None, limit: int = 10) -> dict[str, Any]:
+        """What to know before starting work here: the project's previous session (its summary
+        and most important memories), the project's most important recent memories, and how
+        many destruction alerts are open. project_id defaults to this project."""
+        with tool_errors():
+            briefing = service.session_context(project_id, limit=limit)
+        return briefing_json(briefing)
 
     @server.tool(annotations=ADDITIVE)
     async def end_session(

@@ -358,6 +358,24 @@ class SessionDetail(BaseModel):
     memories: list[Memory]
 
 
+class SessionContext(BaseModel):
+    """What a new session should know: the project's previous session (its summary and key
+    memories) and the project's most important recent memories."""
+
+    project_id: str | None
+    current: Session | None = None
+    previous: Session | None = None
+    previous_memories: list[Memory] = Field(
+        default_factory=list, description="The previous session's memories, most important first"
+    )
+    key_memories: list[Memory] = Field(
+        default_factory=list,
+        description="The project's most important recent memories (and global ones), beyond "
+        "the previous session's",
+    )
+    open_alerts: int = Field(default=0, description="Open destruction alerts: a person decides")
+
+
 class Project(BaseModel):
     id: ProjectId
     name: str

@@ -25,6 +25,7 @@ from memvault.models import (
     SearchHit,
     SearchMode,
     Session,
+    SessionContext,
     SessionDetail,
     SessionEnd,
     SessionFilter,
@@ -371,6 +372,16 @@ class MemoryService:
         if session is None:
             raise NotFoundError(f"session {session_id} not found")
         return SessionDetail(session=session, memories=self.store.sessions.memories(resolved))
+
+    def session_context(self, project_id: str | None = None, *, limit: int = 10) -> SessionContext:
+        """What a session starting in this project should know: the previous session (summary
+        and key memories) and the project's most important recent memories."""
+        from memvault.context.briefing import session_context
+
+        if not 1 <= limit <= 100:
+            raise InvalidInputError([{"field": "limit", "message": "must be between 1 and 100"}])
+        project = project_id or self.default_project
+        return session_context(self.store, self.sessions, project, limit)
 
     def projects(self) -> builtins.list[ProjectSummary]:
         """Every project with its memory and session counts, most recently active first."""

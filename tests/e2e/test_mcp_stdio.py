@@ -11,15 +11,14 @@ from typing import Any, TypeVar
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
+
+from mcp_client import READ_ONLY_TOOLS, TOOLS, call, text
 
 MEMVAULT = Path(sys.executable).with_name("memvault")
 _SCRUBBED = ("MEMVAULT_", "NEO4J_", "OLLAMA_", "N8N_", "ARCHON_", "MEMORY_WEBHOOK_")
 T = TypeVar("T")
 
-READ_ONLY = {"recall", "get_memory", "list_sessions", "list_projects", "check_destruction"}
-READ_ONLY |= {"get_sync_status"}
-EXPECTED = READ_ONLY | {"remember", "update_memory", "forget", "end_session", "sync_now"}
 
 
 def in_session(tmp_path: Path, work: Callable[[ClientSession], Awaitable[T]]) -> T:
@@ -42,32 +41,18 @@ def in_session(tmp_path: Path, work: Callable[[ClientSession], Awaitable[T]]) ->
     return asyncio.run(asyncio.wait_for(main(), timeout=60))
 
 
-def text(result: CallToolResult) -> str:
-    """The text of a tool result (where an error's message is)."""
-    return " ".join(part.text for part in result.content if isinstance(part, TextContent))
-
-
-async def call(session: ClientSession, name: str, **arguments: Any) -> dict[str, Any]:
-    """A successful tool call's structured result."""
-    result = await session.call_tool(name, arguments)
-    assert not result.is_error, f"{name} failed: {text(result)}"
-    structured: dict[str, Any] | None = result.structured_content
-    assert structured is not None
-    return structured
-
-
 def test_tools_are_listed_with_annotations_and_none_reverts_alerts(tmp_path: Path) -> None:
     async def work(session: ClientSession) -> dict[str, Any]:
         return {tool.name: tool for tool in (await session.list_tools()).tools}
 
     tools = in_session(tmp_path, work)
 
-    assert set(tools) == EXPECTED
+    assert set(tools) == TOOLS
     assert not any(word in name for name in tools for word in ("revert", "ack", "purge"))
     for name, tool in tools.items():
         assert tool.description, name
         assert tool.annotations is not None, name
-        assert tool.annotations.read_only_hint is (name in READ_ONLY), name
+        assert tool.annotations.read_only_hint is (name in READ_ONLY_TOOLS), name
     assert tools["forget"].annotations is not None
     assert tools["forget"].annotations.destructive_hint is True
     assert tools["remember"].annotations is not None
@@ -92,6 +77,8 @@ def test_remember_recall_update_forget(tmp_path: Path) -> None:
         projects = await call(session, "list_projects")
         ended = await call(session, "end_session", summary="set up deploys")
         sessions = await call(session, "list_sessions", project_id="shop")
+        briefing = await call(session, "session_context", project_id="shop", limit=5)
+        bad_limit = await session.call_tool("session_context", {"limit": 0})
         forgotten = await call(session, "forget", id=made["id"])
         gone = await session.call_tool("get_memory", {"id": made["id"]})
         alerts = await call(session, "check_destruction")
@@ -111,6 +98,11 @@ def test_remember_recall_update_forget(tmp_path: Path) -> None:
     assert r["ended"]["summary"] == "set up deploys"
     assert r["ended"]["id"] == made["session_id"]
     assert [s["summary"] for s in r["sessions"]["sessions"]] == ["set up deploys"]
+    assert r["briefing"]["previous"]["summary"] == "set up deploys"
+    assert [m["id"] for m in r["briefing"]["previous_memories"]] == [made["id"]]
+    assert r["briefing"]["previous_memories"][0]["importance"] == 0.9
+    assert r["bad_limit"].is_error
+    assert "limit" in text(r["bad_limit"])
     assert r["forgotten"]["deleted_at"] is not None
     assert r["gone"].is_error
     assert "not found" in text(r["gone"])

@@ -15,6 +15,7 @@ from memvault.api.limits import BodySizeLimitMiddleware
 from memvault.api.security import BearerTokenMiddleware
 from memvault.config import MAX_BODY_BYTES, Settings
 from memvault.context.sessions import end_idle_sessions_forever
+from memvault.mcp_server import build_mcp_server
 from memvault.runtime import open_service
 from memvault.safety.dispatch import AlertDispatcher
 from memvault.safety.watchdog import StoreWatchdog
@@ -49,7 +50,8 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
             active.embedding_worker = EmbeddingWorker(active.store, active.embedder)
             embedding = asyncio.create_task(active.embedding_worker.run_forever(stop))
         try:
-            yield
+            async with mcp_server.session_manager.run():  # MCP sessions at /mcp
+                yield
         finally:
             stop.set()
             await sweeper
@@ -77,6 +79,12 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.include_router(routes_context.router)
     app.include_router(routes_status.router)
     app.include_router(routes_sync.router)
+    # MCP over streamable HTTP at /mcp: the same tools as `memvault mcp`, over the same service.
+    # Its route joins the app's, so the body limit and the bearer token guard it as well.
+    mcp_server = build_mcp_server(active)
+    app.router.routes.extend(
+        mcp_server.streamable_http_app(streamable_http_path="/mcp", host=settings.host).routes
+    )
 
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     if token:

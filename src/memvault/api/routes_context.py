@@ -14,6 +14,7 @@ from memvault.api.security import bearer_scheme
 from memvault.models import (
     ProjectSummary,
     Session,
+    SessionContext,
     SessionDetail,
     SessionEnd,
     SessionFilter,
@@ -73,6 +74,31 @@ def start_session(service: ServiceDep, body: SessionStart | None = None) -> Sess
     """It becomes the current session: writes that name no session join it. Every field is
     optional, and so is the body."""
     return service.start_session(body)
+
+
+class SessionContextOut(SessionContext):
+    """The briefing for a new session (without raw embedding vectors)."""
+
+    previous_memories: list[MemoryOut]  # type: ignore[assignment]
+    key_memories: list[MemoryOut]  # type: ignore[assignment]
+
+
+@router.get(
+    "/context",
+    response_model=SessionContextOut,
+    summary="What a new session should know: the previous session and key memories",
+    responses=ERRORS,
+)
+def session_context(
+    service: ServiceDep,
+    project_id: Annotated[
+        str | None, Query(description="The project (default: the server's project)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Memories per list")] = 10,
+) -> SessionContext:
+    """The project's previous session (its summary and most important memories), the
+    project's most important recent memories, and how many destruction alerts are open."""
+    return service.session_context(project_id, limit=limit)
 
 
 @router.get(

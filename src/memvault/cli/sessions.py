@@ -146,6 +146,24 @@ def show(
         tables.print_session(detail)
 
 
+@app.command()
+def context(
+    ctx: typer.Context,
+    project: options.Project = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Memories per list.")] = 10,
+    as_json: options.Json = False,
+) -> None:
+    """What a new session should know: the previous session's summary and key memories."""
+    from memvault.context.briefing import as_text
+    from memvault.jsonable import briefing_json
+
+    briefing = cli_context(ctx).service().session_context(project, limit=limit)
+    if as_json:
+        render.emit_json(briefing_json(briefing))
+    else:
+        typer.echo(as_text(briefing))
+
+
 @projects_app.callback()
 def projects(
     ctx: typer.Context, remote: options.Remote = False, as_json: options.Json = False

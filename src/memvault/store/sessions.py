@@ -255,17 +255,26 @@ class SessionRecords:
             ).fetchall()
         return [memory_from_row(row) for row in rows]
 
-    def latest(self, project_id: str | None, *, before: Session | None = None) -> Session | None:
-        """The project's most recently started session (started before `before`, if given)."""
+    def latest(
+        self,
+        project_id: str | None,
+        *,
+        before: Session | None = None,
+        with_content: bool = False,
+    ) -> Session | None:
+        """The project's most recently started session (started before `before`, if given;
+        with `with_content`, only one that left a summary or memories)."""
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id IS :project"
                 " AND (:before IS NULL OR (started_at, id) < (:before, :before_id))"
+                " AND (NOT :with_content OR summary IS NOT NULL OR memory_count > 0)"
                 " ORDER BY started_at DESC, id DESC LIMIT 1",
                 {
                     "project": project_id,
                     "before": _time(before.started_at) if before else None,
                     "before_id": before.id if before else None,
+                    "with_content": with_content,
                 },
             ).fetchone()
         return _session(row) if row else None
