@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memvault.paths import default_home
+from memvault.paths import default_home, user_env_file
 
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 1024 * 1024  # the API refuses larger request bodies with 413
@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, validation_alias=_env("MEMVAULT_API_TOKEN"))
     project: str | None = Field(default=None, validation_alias=_env("MEMVAULT_PROJECT"))
     log_level: str = Field(default="INFO", validation_alias=_env("MEMVAULT_LOG_LEVEL"))
+    # Where the JSON log lines go: appended to this file, or to stderr when unset.
+    log_file: Path | None = Field(default=None, validation_alias=_env("MEMVAULT_LOG_FILE"))
     # Never mirror emptiness: a missing, empty or schema-less store is rebuilt from the replica
     # at start when the replica holds memories.
     auto_recover: bool = Field(default=True, validation_alias=_env("MEMVAULT_AUTO_RECOVER"))
@@ -116,5 +118,8 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment and `.env`, with explicit overrides on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, `.env` in the working folder and the user's
+    settings file (`~/.config/memvault/memvault.env`), in that order of precedence, with
+    explicit overrides on top."""
+    env_files = (Path(user_env_file()), Path(".env"))  # a later file wins over an earlier one
+    return Settings(_env_file=env_files, **overrides)  # type: ignore[arg-type]

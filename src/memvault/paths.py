@@ -69,12 +69,23 @@ def _dotenv_value(path: str, name: str, environ: Mapping[str, str]) -> str | Non
     return found
 
 
+def user_env_file() -> str:
+    """The user's settings file, read from any working folder (hooks and MCP servers run in the
+    agent's): `$XDG_CONFIG_HOME/memvault/memvault.env`, by default under `~/.config`."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = xdg if xdg else os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "memvault", "memvault.env")
+
+
 def configured_folder(environ: Mapping[str, str], cwd: str) -> str:
     """The data folder the way `Settings` finds it: MEMVAULT_HOME from the environment, else from
-    `.env` in `cwd`, else `default_folder()`. An empty value means the default, as in Settings;
-    a relative one is relative to `cwd` (Settings does not expand `~` either)."""
-    value = environ.get("MEMVAULT_HOME") or _dotenv_value(
-        os.path.join(cwd, ".env"), "MEMVAULT_HOME", environ
+    `.env` in `cwd`, else from the user's settings file, else `default_folder()`. An empty value
+    means the default, as in Settings; a relative one is relative to `cwd` (Settings does not
+    expand `~` either)."""
+    value = (
+        environ.get("MEMVAULT_HOME")
+        or _dotenv_value(os.path.join(cwd, ".env"), "MEMVAULT_HOME", environ)
+        or _dotenv_value(user_env_file(), "MEMVAULT_HOME", environ)
     )
     if value:
         return os.path.join(cwd, value)

@@ -72,6 +72,7 @@ class Cli:
 def cli(tmp_path: Path) -> Cli:
     assert MEMVAULT.exists(), f"the console script is not installed at {MEMVAULT}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no user settings file
     env["COLUMNS"] = "200"  # wide enough that table cells are not folded
     env["OLLAMA_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     cwd = tmp_path / "work"

@@ -20,11 +20,11 @@ _SCRUBBED = ("MEMVAULT_", "NEO4J_", "OLLAMA_", "N8N_", "ARCHON_", "MEMORY_WEBHOO
 T = TypeVar("T")
 
 
-
 def in_session(tmp_path: Path, work: Callable[[ClientSession], Awaitable[T]]) -> T:
     """Run `work` in an initialized client session with `memvault mcp` in a fresh home."""
     assert MEMVAULT.exists(), f"the console script is not installed at {MEMVAULT}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no user settings file
     env.update(MEMVAULT_HOME=str(tmp_path / "home"), MEMVAULT_EMBEDDINGS="none")
     cwd = tmp_path / "work"
     cwd.mkdir(exist_ok=True)

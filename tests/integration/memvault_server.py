@@ -43,6 +43,7 @@ class MemvaultServer:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+        env["XDG_CONFIG_HOME"] = str(self.home.parent / "config")  # no user settings file
         env.update(self.neo4j.client_env())
         if self.neo4j_uri:
             env["NEO4J_URI"] = self.neo4j_uri
@@ -51,6 +52,7 @@ class MemvaultServer:
             MEMORY_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
             OLLAMA_URL=f"http://127.0.0.1:{free_port()}",
             MEMVAULT_EMBEDDINGS="none",  # tests about embeddings choose a provider
+            MEMVAULT_PORT=str(self.port),  # where the CLI (a hook) finds this server
         )
         env.update(self.extra_env)
         return env

@@ -157,7 +157,8 @@ def test_a_malformed_file_is_a_signal(
     # logged, once.
     assert check(watchdog) is None
     assert check(watchdog) is None
-    logged = capsys.readouterr().out
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err  # stderr once memvault's logging is configured
     assert logged.count("the alert could not be stored") == 1
     assert "tables_dropped" in logged
 

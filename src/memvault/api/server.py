@@ -48,7 +48,7 @@ def serve(settings: Settings) -> None:
     """
     from memvault.sync.audit import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, file=settings.log_file)
     if settings.neo4j_password is not None:
         import asyncio
 

@@ -83,7 +83,8 @@ class CliContext:
         from memvault.sync.audit import configure_logging
 
         # Sync operations log JSON lines; they go to stderr so --json output stays clean.
-        configure_logging(self.settings().log_level)
+        settings = self.settings()
+        configure_logging(settings.log_level, file=settings.log_file)
         service = self.service(with_sync=True)
 
         async def main() -> T:

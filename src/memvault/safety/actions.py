@@ -11,7 +11,7 @@ from uuid import UUID
 
 from memvault.errors import InvalidInputError, NotFoundError
 from memvault.models import Alert, AlertKind, AlertState
-from memvault.safety.detector import hold_reason
+from memvault.safety.detector import hold_reason, log_quarantine
 from memvault.store import LocalStore
 
 
@@ -52,8 +52,10 @@ class AlertActions:
     def revert(self, alert_id: str) -> Decision:
         """Restore the memories whose deletes the alert holds; the deletes never replicate."""
         alert = self._open_burst(alert_id)
+        held = self.held(alert_id)
         restored = self._store.quarantine.revert(hold_reason(alert))
         self._store.alerts.close(alert.id, AlertState.REVERTED, self._clock())
+        log_quarantine("reverted", alert, held, self._clock())
         return Decision(str(alert.id), AlertState.REVERTED.value, restored)
 
     def acknowledge(self, alert_id: str) -> Decision:
@@ -62,6 +64,7 @@ class AlertActions:
         released = self.held(alert_id)
         self._store.quarantine.release(hold_reason(alert))
         self._store.alerts.close(alert.id, AlertState.ACKNOWLEDGED, self._clock())
+        log_quarantine("released", alert, released, self._clock())
         return Decision(str(alert.id), AlertState.ACKNOWLEDGED.value, released)
 
     def _open_burst(self, alert_id: str) -> Alert:

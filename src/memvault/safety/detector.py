@@ -74,6 +74,7 @@ class DestructionDetector:
         alert = self.store.alerts.open_of(AlertKind.DELETE_BURST)
         if alert is None and count <= self.policy.delete_burst_count:
             return None
+        already_held: list[str] = alert.evidence.get("memory_ids", []) if alert else []
         if alert is None:
             evidence = {
                 "deletes": count,
@@ -89,6 +90,9 @@ class DestructionDetector:
         if held != alert.evidence.get("memory_ids"):
             evidence = {**alert.evidence, "deletes": len(held), "memory_ids": held}
             self.store.alerts.update_evidence(alert.id, evidence)
+        newly_held = sorted(set(held) - set(already_held))
+        if newly_held:
+            log_quarantine("held", alert, newly_held, self.clock())
         return alert
 
     def after_update(self, actor: Actor) -> Alert | None:
@@ -121,6 +125,23 @@ class DestructionDetector:
 
     def _recent_deletes(self, since: datetime) -> tuple[int, list[str]]:
         return self.store.signals.recent_deletes(to_db_time(since))
+
+
+def log_quarantine(action: str, alert: Alert, memory_ids: list[str], now: datetime) -> None:
+    """The JSON log line of a quarantine step: deletes `held`, `released` or `reverted`."""
+    # Imported here: structlog (through the audit module) stays off the CLI's start-up path.
+    from memvault.models import SyncDirection, SyncResult
+    from memvault.sync.audit import log_operation
+
+    log_operation(
+        "quarantine",
+        SyncDirection.LOCAL_TO_REMOTE,
+        SyncResult.QUEUED if action == "released" else SyncResult.PARTIAL,
+        memory_ids,
+        now,
+        action=action,
+        alert_id=str(alert.id),
+    )
 
 
 def hold_reason(alert: Alert) -> str:

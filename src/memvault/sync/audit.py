@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, TextIO, cast
 from uuid import UUID, uuid4
 
 import structlog
@@ -17,8 +18,14 @@ from memvault.models import SyncDirection, SyncEvent, SyncResult
 from memvault.store import LocalStore
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Structured logs: one JSON object a line, to `stream` (stderr by default)."""
+def configure_logging(
+    level: str = "INFO", stream: TextIO | None = None, *, file: Path | None = None
+) -> None:
+    """Structured logs: one JSON object a line, to `stream`, else appended to `file`, else to
+    stderr (never stdout: `--json` output and MCP over stdio own it)."""
+    if stream is None and file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        stream = file.open("a", encoding="utf-8", buffering=1)  # line-buffered: a line a write
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -28,9 +35,20 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was configured (a
+    test runner's capture, a redirected stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 @dataclass
@@ -81,8 +99,38 @@ def log_event(operation: str, event: SyncEvent, **extra: Any) -> None:
         "memory_ids": [str(m) for m in event.memory_ids[:50]],
         **extra,
     }
+    if not structlog.is_configured():  # e.g. a CLI command: stdout is for its own output
+        configure_logging()
     log = structlog.get_logger("memvault.sync")
     if event.result in (SyncResult.FAILED, SyncResult.PARTIAL):
         log.warning("sync", **fields)
     else:
         log.info("sync", **fields)
+
+
+def log_operation(
+    operation: str,
+    direction: SyncDirection,
+    result: SyncResult,
+    memory_ids: Iterable[UUID | str],
+    now: datetime,
+    *,
+    retries: int = 0,
+    error: str | None = None,
+    **extra: Any,
+) -> None:
+    """The JSON line, in the SyncEvent shape, of an operation whose durable record is kept
+    elsewhere (a retry's in the outbox, a quarantine's in its alert): no audit row."""
+    ids = [m if isinstance(m, UUID) else UUID(m) for m in memory_ids]
+    event = SyncEvent(
+        id=uuid4(),
+        direction=direction,
+        result=result,
+        count=len(ids),
+        memory_ids=ids,
+        duration_ms=0,
+        retries=retries,
+        error=error,
+        created_at=now,
+    )
+    log_event(operation, event, **extra)

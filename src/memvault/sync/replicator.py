@@ -27,7 +27,7 @@ from memvault.models import (
 from memvault.remote.protocol import ApplyOutcome, Change, Replica
 from memvault.store import LocalStore
 from memvault.store.outbox import Retry
-from memvault.sync.audit import SyncTimer
+from memvault.sync.audit import SyncTimer, log_operation
 
 # One UNWIND transaction per batch. 1,000 keeps a batch's parameters (with 384-dim embeddings,
 # ~4 MB) and the SQLite acknowledge statement small while amortising the round trip.
@@ -196,6 +196,16 @@ class Replicator:
             for item in items
         ]
         await asyncio.to_thread(self._store.outbox.reschedule, retries, error, status)
+        log_operation(
+            "retry",
+            SyncDirection.LOCAL_TO_REMOTE,
+            SyncResult.QUEUED if status is SyncStatus.QUEUED else SyncResult.FAILED,
+            (item.memory_id for item in items),
+            now,
+            retries=max(item.retry_count for item in items) + 1,
+            error=error,
+            next_retry_at=min(retry.next_retry_at for retry in retries).isoformat(),
+        )
 
     # -- the running loop -------------------------------------------------------------------------
 
