@@ -37,6 +37,7 @@ def open_service(
     with_sync: bool = False,
     store_path: Path | None = None,
     tool: str | None = None,
+    cwd: Path | None = None,
 ) -> MemoryService:
     """Open the local store under MEMVAULT_HOME and wrap it in a MemoryService.
 
@@ -44,7 +45,8 @@ def open_service(
     SyncEngine; the driver connects lazily, so an unreachable replica never blocks opening.
     `store_path=SCRATCH_STORE` opens an in-memory store instead: for answering from the replica
     without creating an empty store file where a wiped one was. `tool` names the face (api,
-    cli, mcp) in destruction alerts.
+    cli, mcp) in destruction alerts; `cwd` is the folder the default project is detected from
+    (an agent's hook names its own).
     """
     store = LocalStore.open(store_path or settings.store_path)
     policy = detection_policy(settings)
@@ -56,7 +58,7 @@ def open_service(
         engine = SyncEngine.from_settings(store, settings)
     return MemoryService(
         store,
-        default_project=default_project(settings),
+        default_project=default_project(settings, cwd),
         sync=engine,
         session_file=settings.session_file,
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),

@@ -12,6 +12,8 @@ from memvault.cli import (
     alerts,
     doctor,
     embeddings,
+    hook_events,
+    hooks,
     mcp,
     memories,
     neo4j,
@@ -131,6 +133,9 @@ app.add_typer(sessions.app, name="session")
 app.add_typer(sessions.projects_app, name="projects")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(neo4j.app, name="neo4j")
+hooks.app.command("session-start")(hook_events.session_start)
+hooks.app.command("session-end")(hook_events.session_end)
+app.add_typer(hooks.app, name="hooks")
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""`memvault hooks session-start|session-end`: what an agent runs when its session starts or
+ends. Each reads the agent's hook JSON on stdin; see memvault.hooks."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from memvault.cli.context import cli_context
+from memvault.config import Settings
+
+
+class AgentName(StrEnum):
+    CLAUDE = "claude"
+    CODEX = "codex"
+    GEMINI = "gemini"
+
+
+AgentOption = Annotated[
+    AgentName, typer.Option("--agent", help="The agent whose hook this is.", case_sensitive=False)
+]
+
+
+def session_start(ctx: typer.Context, agent: AgentOption) -> None:
+    """Session start: recover a missing or empty store, start or resume the agent's session,
+    and print the previous session's summary and key memories for the agent (JSON)."""
+    from memvault.hooks import read_input, session_start
+
+    hook, warning = read_input(sys.stdin.read())
+    output, notes = session_start(_settings(ctx), agent.value, hook)
+    for line in [warning, *notes]:
+        if line:
+            typer.echo(line, err=True)
+    typer.echo(output)
+
+
+def session_end(ctx: typer.Context, agent: AgentOption) -> None:
+    """Session end: end the agent's session at once; a running `memvault serve` replicates
+    it."""
+    from memvault.hooks import read_input, session_end
+
+    hook, warning = read_input(sys.stdin.read())
+    for line in [warning, *session_end(_settings(ctx), hook)]:
+        if line:
+            typer.echo(line, err=True)
+    typer.echo("{}")  # Gemini CLI reads stdout as JSON; the others ignore it
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Settings, with the JSON log lines (a recovery's) kept off stdout, which the agent reads."""
+    from memvault.sync.audit import configure_logging
+
+    settings = cli_context(ctx).settings()
+    configure_logging(settings.log_level, file=settings.log_file)
+    return settings

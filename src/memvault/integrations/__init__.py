@@ -1,0 +1,1 @@
+"""memvault's links to the tools around it: agent setup (MCP server and hooks)."""
