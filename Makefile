@@ -1,10 +1,14 @@
 # The two commands of the README: `make run` and `make test`. Everything they need is installed
-# here (Python deps into .venv, Neo4j jars into ~/.m2 via Maven), never assumed on the machine.
+# here (Python deps into .venv, Neo4j jars into ~/.m2 via Maven, the MCP Inspector CLI from the
+# npm lockfile into tools/mcp-inspector/node_modules), never assumed on the machine.
 
 VENV    := .venv
 BIN     := $(VENV)/bin
 NEO4J   := tools/neo4j-server/neo4j-server
 PYTHON  ?= python3
+NPM     ?= npm
+# npm ci writes this hidden lockfile at the end of an install: newer than package-lock.json = done.
+INSPECTOR := tools/mcp-inspector/node_modules/.package-lock.json
 
 .PHONY: setup run test lint typecheck unit neo4j-start neo4j-stop bench clean
 
@@ -14,8 +18,12 @@ $(BIN)/memvault: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## setup: Python environment and the Neo4j launcher, built once
-setup: $(BIN)/memvault
+$(INSPECTOR): tools/mcp-inspector/package-lock.json
+	$(NPM) ci --prefix tools/mcp-inspector --no-audit --no-fund
+	touch $@
+
+## setup: Python environment, the MCP Inspector CLI and the Neo4j launcher, built once
+setup: $(BIN)/memvault $(INSPECTOR)
 	$(NEO4J) build
 
 .env:
@@ -52,4 +60,4 @@ bench: $(BIN)/memvault
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tools/mcp-inspector/node_modules
