@@ -136,15 +136,32 @@ class StrictModel(BaseModel):
 class MemoryCreate(StrictModel):
     """What a caller supplies to store a new memory."""
 
-    content: Content
-    memory_type: MemoryType = MemoryType.SEMANTIC
-    importance: Importance = 0.5
-    tags: Tags = Field(default_factory=list)
-    project_id: ProjectId | None = None
-    session_id: Identifier | None = None
-    task_id: Identifier | None = None
-    scope: Scope = Scope.PROJECT
-    source: str | None = Field(default=None, max_length=200)
+    content: Content = Field(description="The text to remember; more than whitespace")
+    memory_type: MemoryType = Field(
+        default=MemoryType.SEMANTIC,
+        description="episodic (happened), semantic (a fact), procedural (how to), strategic "
+        "(a decision)",
+    )
+    importance: Importance = Field(
+        default=0.5, description="How much it matters, from 0 (little) to 1 (most)"
+    )
+    tags: Tags = Field(
+        default_factory=list,
+        description="Labels, stored trimmed, lower-cased and without repeats (at most 50, 64 "
+        "characters each)",
+    )
+    project_id: ProjectId | None = Field(default=None, description="The project it belongs to")
+    session_id: Identifier | None = Field(default=None, description="The session it belongs to")
+    task_id: Identifier | None = Field(default=None, description="The task it belongs to, if any")
+    scope: Scope = Field(
+        default=Scope.PROJECT,
+        description="project: surfaces in its own project; global: in every project",
+    )
+    source: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Who wrote it, e.g. the agent's name",
+    )
 
     @field_validator("content")
     @classmethod
@@ -157,12 +174,18 @@ class MemoryCreate(StrictModel):
 class MemoryUpdate(StrictModel):
     """A partial change to a memory; fields left out keep their value."""
 
-    content: Content | None = None
-    memory_type: MemoryType | None = None
-    importance: Importance | None = None
-    tags: Tags | None = None
-    task_id: Identifier | None = None
-    scope: Scope | None = None
+    content: Content | None = Field(default=None, description="New text; not null")
+    memory_type: MemoryType | None = Field(default=None, description="New kind; not null")
+    importance: Importance | None = Field(
+        default=None, description="New importance, from 0 to 1; not null"
+    )
+    tags: Tags | None = Field(
+        default=None, description="New tags, replacing all the old ones ([] clears); not null"
+    )
+    task_id: Identifier | None = Field(
+        default=None, description="New task; null detaches the memory from its task"
+    )
+    scope: Scope | None = Field(default=None, description="New scope; not null")
 
     @field_validator("content", "memory_type", "importance", "tags", "scope", mode="before")
     @classmethod
@@ -196,28 +219,54 @@ class Memory(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: UUID
-    content: Content
-    memory_type: MemoryType
-    importance: Importance = 0.5
-    tags: Tags = Field(default_factory=list)
-    project_id: str | None = None
-    session_id: str | None = None
-    task_id: str | None = None
-    scope: Scope = Scope.PROJECT
-    source: str | None = None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-    deleted_at: UtcDatetime | None = None
-    sync_version: int = Field(default=1, ge=1)
-    event_id: UUID | None = None  # the change that produced this version
-    sync_status: SyncStatus = SyncStatus.PENDING
-    synced_at: UtcDatetime | None = None
-    remote_id: str | None = None
-    content_hash: str
-    embedding: list[float] | None = None
-    embedding_model: str | None = None
-    embedding_dim: int | None = Field(default=None, ge=1)
+    id: UUID = Field(description="The memory's UUID")
+    content: Content = Field(description="The remembered text")
+    memory_type: MemoryType = Field(
+        description="episodic (happened), semantic (a fact), procedural (how to), strategic "
+        "(a decision)"
+    )
+    importance: Importance = Field(
+        default=0.5, description="How much it matters, from 0 (little) to 1 (most)"
+    )
+    tags: Tags = Field(default_factory=list, description="Labels, lower-case, without repeats")
+    project_id: str | None = Field(default=None, description="The project it belongs to")
+    session_id: str | None = Field(default=None, description="The session that stored it")
+    task_id: str | None = Field(default=None, description="The task it belongs to, if any")
+    scope: Scope = Field(
+        default=Scope.PROJECT,
+        description="project: surfaces in its own project; global: in every project",
+    )
+    source: str | None = Field(default=None, description="Who wrote it, e.g. the agent's name")
+    created_at: UtcDatetime = Field(description="When it was first stored (UTC)")
+    updated_at: UtcDatetime = Field(description="When its current version was made (UTC)")
+    deleted_at: UtcDatetime | None = Field(
+        default=None, description="When it was forgotten; null while it is live"
+    )
+    sync_version: int = Field(
+        default=1, ge=1, description="Its version: 1 when stored, one more with every change"
+    )
+    event_id: UUID | None = Field(
+        default=None, description="The id of the change that produced this version"
+    )
+    sync_status: SyncStatus = Field(
+        default=SyncStatus.PENDING, description="How far this version has got to the replica"
+    )
+    synced_at: UtcDatetime | None = Field(
+        default=None, description="When it last reached the replica; null until then"
+    )
+    remote_id: str | None = Field(
+        default=None, description="Its id on the replica; null until it has been replicated"
+    )
+    content_hash: str = Field(description="SHA-256 of the content's UTF-8 bytes, hex")
+    embedding: list[float] | None = Field(
+        default=None, description="The content's vector for semantic search; null until made"
+    )
+    embedding_model: str | None = Field(
+        default=None, description="The model that made the embedding; null without one"
+    )
+    embedding_dim: int | None = Field(
+        default=None, ge=1, description="The embedding's length; null without one"
+    )
 
     @model_validator(mode="after")
     def _embedding_consistent(self) -> Memory:
@@ -240,8 +289,16 @@ class Memory(BaseModel):
 class DateRange(StrictModel):
     """`since`/`until` bounds (inclusive) shared by every query."""
 
-    since: UtcDatetime | None = None
-    until: UtcDatetime | None = None
+    since: UtcDatetime | None = Field(
+        default=None,
+        description="From this moment on, inclusive (ISO 8601 with a timezone offset); bounds "
+        "a memory's created_at, a session's start",
+    )
+    until: UtcDatetime | None = Field(
+        default=None,
+        description="Up to this moment, inclusive (ISO 8601 with a timezone offset); not "
+        "before since",
+    )
 
     @field_validator("until")
     @classmethod
@@ -260,13 +317,23 @@ class MemoryFilter(DateRange):
     project restriction (a cross-project query) while `project_id` still names the asker.
     """
 
-    project_id: str | None = None
-    all_projects: bool = False
-    session_id: str | None = None
-    memory_type: MemoryType | None = None
-    tags: Tags = Field(default_factory=list)
-    include_deleted: bool = False
-    limit: int = Field(default=20, ge=1, le=1000)
+    project_id: str | None = Field(
+        default=None,
+        description="This project's memories and global ones (default: the server's project)",
+    )
+    all_projects: bool = Field(
+        default=False, description="Every project's memories; project_id then names the asker"
+    )
+    session_id: str | None = Field(
+        default=None, description="Only this session's memories; a session id, current or previous"
+    )
+    memory_type: MemoryType | None = Field(default=None, description="Only memories of this kind")
+    tags: Tags = Field(
+        default_factory=list,
+        description="Only memories with every one of these tags (repeat the parameter)",
+    )
+    include_deleted: bool = Field(default=False, description="Also forgotten memories (tombstones)")
+    limit: int = Field(default=20, ge=1, le=1000, description="At most this many memories")
 
 
 class SearchHit(BaseModel):
@@ -312,15 +379,21 @@ class SyncEvent(BaseModel):
 class Session(BaseModel):
     """A working session of an agent (or a person) in one project."""
 
-    id: Identifier
-    project_id: str | None = None
-    started_at: UtcDatetime
-    ended_at: UtcDatetime | None = None
-    summary: str | None = None
-    memory_count: int = Field(default=0, ge=0)
-    agent: str | None = None
-    last_active_at: UtcDatetime | None = None
-    previous_id: str | None = None  # the project's session before this one (FOLLOWED_BY)
+    id: Identifier = Field(description="The session id: the agent's own, or one memvault made")
+    project_id: str | None = Field(default=None, description="The project it works in")
+    started_at: UtcDatetime = Field(description="When it started (UTC)")
+    ended_at: UtcDatetime | None = Field(
+        default=None, description="When it ended; null while it is open"
+    )
+    summary: str | None = Field(default=None, description="What it did, given when it ended")
+    memory_count: int = Field(default=0, ge=0, description="Memories stored in it")
+    agent: str | None = Field(default=None, description="Who works in it, e.g. claude-code")
+    last_active_at: UtcDatetime | None = Field(
+        default=None, description="Its last activity; an idle open session is ended after a while"
+    )
+    previous_id: str | None = Field(
+        default=None, description="The project's session before this one"
+    )
 
     @property
     def is_open(self) -> bool:
@@ -333,8 +406,12 @@ class SessionStart(StrictModel):
     session_id: Identifier | None = Field(
         default=None, description="The agent's own session id; a new one is made when absent"
     )
-    project_id: ProjectId | None = None
-    agent: str | None = Field(default=None, max_length=200)
+    project_id: ProjectId | None = Field(
+        default=None, description="The project it works in (default: the server's project)"
+    )
+    agent: str | None = Field(
+        default=None, max_length=200, description="Who works in it, e.g. claude-code"
+    )
 
 
 class SessionEnd(StrictModel):
@@ -346,9 +423,11 @@ class SessionEnd(StrictModel):
 class SessionFilter(DateRange):
     """Filters for listing sessions: a session matches a date range when it started in it."""
 
-    project_id: str | None = None
-    agent: str | None = None
-    limit: int = Field(default=50, ge=1, le=1000)
+    project_id: str | None = Field(
+        default=None, description="Only this project's sessions (default: every project)"
+    )
+    agent: str | None = Field(default=None, description="Only this agent's sessions")
+    limit: int = Field(default=50, ge=1, le=1000, description="At most this many sessions")
 
 
 class SessionDetail(BaseModel):
@@ -377,18 +456,23 @@ class SessionContext(BaseModel):
 
 
 class Project(BaseModel):
-    id: ProjectId
-    name: str
-    description: str | None = None
-    created_at: UtcDatetime
+    id: ProjectId = Field(
+        description="The project id: a name, or the normalised git remote "
+        "(github.com/org/repo) of a detected project"
+    )
+    name: str = Field(description="Its display name (default: the id)")
+    description: str | None = Field(default=None, description="What it is, free text")
+    created_at: UtcDatetime = Field(description="When memvault first saw it (UTC)")
 
 
 class ProjectSummary(Project):
     """A project with what it holds: live memories, sessions, and when it was last active."""
 
-    memory_count: int = 0
-    session_count: int = 0
-    last_active_at: UtcDatetime | None = None
+    memory_count: int = Field(default=0, description="Live memories in it")
+    session_count: int = Field(default=0, description="Sessions in it")
+    last_active_at: UtcDatetime | None = Field(
+        default=None, description="When one of its memories last changed; null without any"
+    )
 
 
 class AlertKind(StrEnum):
@@ -413,26 +497,40 @@ class AlertState(StrEnum):
 class Alert(BaseModel):
     """One firing of the destruction detector."""
 
-    id: UUID
-    kind: AlertKind
-    state: AlertState = AlertState.OPEN
-    evidence: dict[str, Any] = Field(default_factory=dict)
-    agent: str | None = None
-    session_id: str | None = None
-    tool: str | None = None
-    created_at: UtcDatetime
-    closed_at: UtcDatetime | None = None
+    id: UUID = Field(description="The alert's UUID")
+    kind: AlertKind = Field(description="What the detector saw")
+    state: AlertState = Field(
+        default=AlertState.OPEN, description="open until a person decides, or memvault repairs it"
+    )
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="What fired it: counts, thresholds, memory ids"
+    )
+    agent: str | None = Field(default=None, description="The agent behind the change, if known")
+    session_id: str | None = Field(
+        default=None, description="The session behind the change, if known"
+    )
+    tool: str | None = Field(
+        default=None, description="The face the change came through: api, cli or mcp"
+    )
+    created_at: UtcDatetime = Field(description="When it fired (UTC)")
+    closed_at: UtcDatetime | None = Field(
+        default=None, description="When it left the open state; null while open"
+    )
 
 
 class Stats(BaseModel):
     """Counts over the local store."""
 
-    total: int
-    deleted: int
-    by_type: dict[str, int]
-    by_project: dict[str, int]
-    pending_sync: int
-    last_write_at: datetime | None
+    total: int = Field(description="Live memories")
+    deleted: int = Field(description="Forgotten memories (tombstones)")
+    by_type: dict[str, int] = Field(description="Live memories per memory_type")
+    by_project: dict[str, int] = Field(
+        description='Live memories per project id ("" for memories without a project)'
+    )
+    pending_sync: int = Field(description="Changes in the outbox, waiting for the replica")
+    last_write_at: datetime | None = Field(
+        description="When a memory last changed (the latest updated_at); null when empty"
+    )
 
 
 def describe_errors(error: ValidationError) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Security
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from memvault.api.deps import ServiceDep
 from memvault.api.errors import ErrorOut
@@ -43,7 +44,9 @@ class SessionDetailOut(SessionDetail):
 class SessionsQuery(SessionFilter):
     """Session filters, and where to ask."""
 
-    remote: bool = False
+    remote: bool = Field(
+        default=False, description="Answer from the replica instead of the local store"
+    )
 
 
 @router.get(

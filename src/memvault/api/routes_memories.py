@@ -77,7 +77,9 @@ class SearchQuery(MemoryFilter):
     dependencies=_WRITE_SECURITY,
 )
 def remember(body: MemoryCreate, service: ServiceDep) -> Memory:
-    """Store a memory locally and queue it for replication."""
+    """Store a memory locally and queue it for replication. Left out, `project_id` is the
+    server's project, `session_id` that project's current session (started if none is open)
+    and `source` the session's agent."""
     return service.remember(body)
 
 
