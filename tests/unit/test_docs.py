@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from pathlib import Path
@@ -13,6 +14,9 @@ import typer
 from memvault.api import create_app
 from memvault.cli import app as cli_app
 from memvault.config import Settings
+from memvault.mcp_server import build_mcp_server
+from memvault.service import MemoryService
+from memvault.store import LocalStore
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -77,3 +81,15 @@ def test_every_path_the_readme_names_exists() -> None:
     assert named
     for relative in sorted(named):
         assert (REPO / relative).exists(), f"README names {relative}, which does not exist"
+
+
+def test_every_mcp_tool_is_in_the_readme() -> None:
+    store = LocalStore.open(Path(tempfile.mkdtemp()) / "memvault.db")
+    try:
+        server = build_mcp_server(MemoryService(store))
+        names = [tool.name for tool in asyncio.run(server.list_tools())]
+    finally:
+        store.close()
+    assert "session_context" in names
+    for name in names:
+        assert f"`{name}`" in README, f"MCP tool {name} is not documented in README.md"
