@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 
+import bench_agents
 import bench_detection
 import bench_embeddings
 import bench_guard
@@ -45,6 +46,8 @@ def main() -> None:
     reports["detection"] = bench_detection.main(seed)
     print()
     reports["guard"] = bench_guard.main(seed)
+    print()
+    reports["agents"] = bench_agents.main(seed)
     print()
     reports["replication"] = bench_replication.main(seed)
     print()

@@ -25,8 +25,11 @@ AgentOption = Annotated[
 
 
 def session_start(ctx: typer.Context, agent: AgentOption) -> None:
-    """Session start: recover a missing or empty store, start or resume the agent's session,
-    and print the previous session's summary and key memories for the agent (JSON)."""
+    """The session-start hook: recover, start the agent's session, print its briefing.
+
+    Reads the agent's hook JSON on stdin. A missing or empty store is recovered from the
+    replica first; the briefing (the previous session's summary and key memories) is printed
+    as the agent's `hookSpecificOutput.additionalContext` JSON."""
     from memvault.hooks import read_input, session_start
 
     hook, warning = read_input(sys.stdin.read())
@@ -38,8 +41,9 @@ def session_start(ctx: typer.Context, agent: AgentOption) -> None:
 
 
 def session_end(ctx: typer.Context, agent: AgentOption) -> None:
-    """Session end: end the agent's session at once; a running `memvault serve` replicates
-    it."""
+    """The session-end hook: end the agent's session now; `memvault serve` replicates it.
+
+    Reads the agent's hook JSON on stdin; prints `{}`."""
     from memvault.hooks import read_input, session_end
 
     hook, warning = read_input(sys.stdin.read())
