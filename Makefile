@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Everything they need is installed
-# here (Python deps into .venv, Neo4j jars into ~/.m2 via Maven, the MCP Inspector CLI from the
-# npm lockfile into tools/mcp-inspector/node_modules), never assumed on the machine.
+# here (Python deps into .venv, Neo4j jars into ~/.m2 via Maven, and for the tests the MCP
+# Inspector CLI from the npm lockfile into tools/mcp-inspector/node_modules), never assumed on
+# the machine.
 
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -22,8 +23,8 @@ $(INSPECTOR): tools/mcp-inspector/package-lock.json
 	$(NPM) ci --prefix tools/mcp-inspector --no-audit --no-fund
 	touch $@
 
-## setup: Python environment, the MCP Inspector CLI and the Neo4j launcher, built once
-setup: $(BIN)/memvault $(INSPECTOR)
+## setup: Python environment and the Neo4j launcher, built once
+setup: $(BIN)/memvault
 	$(NEO4J) build
 
 .env:
@@ -35,8 +36,9 @@ run: setup .env
 	set -a && . ./.env && set +a && $(NEO4J) start \
 	  && $(BIN)/memvault neo4j init-schema && exec $(BIN)/memvault serve
 
-## test: every gate CI runs: lint, format, types, and the whole test suite (real Neo4j)
-test: setup lint typecheck
+## test: every gate CI runs: lint, format, types, and the whole test suite (real Neo4j, and the
+## MCP Inspector CLI, which only the tests use)
+test: setup $(INSPECTOR) lint typecheck
 	$(BIN)/pytest
 
 lint:

@@ -1,7 +1,7 @@
 """The official MCP Inspector CLI (npm, pinned in tools/mcp-inspector) driving `memvault mcp`.
 
 The inspector is `@modelcontextprotocol/inspector-cli`, installed from its lockfile by
-`make setup`. Each call below is a separate inspector process that starts its own
+`make test`. Each call below is a separate inspector process that starts its own
 `memvault mcp`, so what one call stores must be found by the next through MEMVAULT_HOME.
 Environment: the server inherits the inspector's environment (scrubbed of MEMVAULT_/NEO4J_/...
 as in test_mcp_stdio), and MEMVAULT_HOME / MEMVAULT_EMBEDDINGS are given with the inspector's own
@@ -58,7 +58,7 @@ def inspector(tmp_path: Path, *method: str, server: tuple[str, ...] = ("mcp",)) 
     """`mcp-inspector-cli --cli -e ... <memvault> <server...> <method...>` in a fresh home."""
     if not INSPECTOR.exists():
         pytest.fail(
-            f"the MCP Inspector CLI is not installed at {INSPECTOR}: run `make setup` "
+            f"the MCP Inspector CLI is not installed at {INSPECTOR}: run `make test` "
             "(it runs `npm ci --prefix tools/mcp-inspector`)"
         )
     assert MEMVAULT.exists(), f"the console script is not installed at {MEMVAULT}"
