@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
+from pydantic import Field
 
 from memvault.errors import MemvaultError
-from memvault.jsonable import briefing_json, memory_json, plain
+from memvault.jsonable import briefing_json, hit_json, memory_json, plain
+from memvault.models import MemoryType, Scope, SearchMode
 from memvault.service import MemoryService
 
 INSTRUCTIONS = (
@@ -59,12 +61,12 @@ def build_mcp_server(service: MemoryService, *, lifespan: Lifespan | None = None
     @server.tool(annotations=ADDITIVE)
     async def remember(
         content: str,
-        memory_type: str = "semantic",
+        memory_type: MemoryType = MemoryType.SEMANTIC,
         tags: list[str] | None = None,
-        importance: float = 0.5,
+        importance: Annotated[float, Field(ge=0, le=1)] = 0.5,
         project_id: str | None = None,
         session_id: str | None = None,
-        scope: str = "project",
+        scope: Scope = Scope.PROJECT,
     ) -> dict[str, Any]:
         """Store a new memory. memory_type: episodic (what happened), semantic (a fact),
         procedural (how to), strategic (a decision). importance 0..1. scope: project (default)
@@ -91,10 +93,10 @@ def build_mcp_server(service: MemoryService, *, lifespan: Lifespan | None = None
         all_projects: bool = False,
         since: str | None = None,
         until: str | None = None,
-        memory_type: str | None = None,
+        memory_type: MemoryType | None = None,
         tags: list[str] | None = None,
-        limit: int = 10,
-        mode: str = "hybrid",
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        mode: SearchMode = SearchMode.HYBRID,
     ) -> dict[str, Any]:
         """Find memories, best match first. Filters: project_id (default: this project, plus
         global memories), session_id (an id, `current` or `previous`), all_projects, since /
@@ -112,17 +114,7 @@ def build_mcp_server(service: MemoryService, *, lifespan: Lifespan | None = None
         )
         with tool_errors():
             hits = service.search(query, flt, mode=mode)
-        return {
-            "hits": [
-                {
-                    "score": hit.score,
-                    "keyword_rank": hit.keyword_rank,
-                    "vector_rank": hit.vector_rank,
-                    "memory": memory_json(hit.memory),
-                }
-                for hit in hits
-            ]
-        }
+        return {"hits": [hit_json(rank, hit) for rank, hit in enumerate(hits, start=1)]}
 
     @server.tool(annotations=READ_ONLY)
     async def get_memory(id: str) -> dict[str, Any]:
@@ -134,10 +126,10 @@ def build_mcp_server(service: MemoryService, *, lifespan: Lifespan | None = None
     async def update_memory(
         id: str,
         content: str | None = None,
-        memory_type: str | None = None,
+        memory_type: MemoryType | None = None,
         tags: list[str] | None = None,
-        importance: float | None = None,
-        scope: str | None = None,
+        importance: Annotated[float, Field(ge=0, le=1)] | None = None,
+        scope: Scope | None = None,
     ) -> dict[str, Any]:
         """Change some fields of a memory; fields left out keep their value. The replica keeps
         the previous version."""
