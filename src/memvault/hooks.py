@@ -100,9 +100,10 @@ def recover_if_needed(settings: Settings) -> list[str]:
     if decision.action is StartupAction.RECOVERED and decision.report is not None:
         report = decision.report
         verified = "verified against the replica" if report.verified else "NOT verified"
+        rebuilt = "1 memory was" if report.recovered == 1 else f"{report.recovered} memories were"
         return [
-            f"memvault: the local store was {state}; {report.recovered} memories were rebuilt "
-            f"from the replica ({verified})."
+            f"memvault: the local store was {state}; {rebuilt} rebuilt from the replica "
+            f"({verified})."
         ]
     if decision.action in (StartupAction.REPLICA_UNREACHABLE, StartupAction.RECOVERY_FAILED):
         return [
