@@ -113,3 +113,32 @@ def test_a_quarantine_logs_to_stderr_and_keeps_json_output_clean(
     assert sorted(line["memory_ids"]) == sorted(ids)
     [alert] = server.cli_json("alerts")
     assert line["alert_id"] == alert["id"]
+
+
+def test_a_cli_quarantine_follows_the_log_settings(
+    empty_replica: Neo4jServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "cli.jsonl"
+    server = MemvaultServer(
+        home=tmp_path / "home",
+        neo4j=empty_replica,
+        extra_env={
+            "MEMVAULT_DELETE_BURST_COUNT": "1",
+            "MEMVAULT_LOG_FILE": str(log),
+            "MEMVAULT_LOG_LEVEL": "INFO",
+        },
+    )
+    ids = [server.cli_json("remember", f"note {i}", "--project", "p")["id"] for i in range(2)]
+    outputs = [server.cli("forget", memory_id) for memory_id in ids]
+
+    assert [done.stderr for done in outputs] == ["", ""]  # the line went to the file
+    [line] = sync_lines(log, "quarantine")
+    assert (line["action"], line["count"], line["level"]) == ("held", 2, "warning")
+
+    quiet = MemvaultServer(
+        home=tmp_path / "quiet-home",
+        neo4j=empty_replica,
+        extra_env={"MEMVAULT_DELETE_BURST_COUNT": "1", "MEMVAULT_LOG_LEVEL": "ERROR"},
+    )
+    ids = [quiet.cli_json("remember", f"note {i}", "--project", "p")["id"] for i in range(2)]
+    assert [quiet.cli("forget", memory_id).stderr for memory_id in ids] == ["", ""]

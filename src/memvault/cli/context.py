@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from memvault import log_destination
 from memvault.config import Settings, load_settings
 from memvault.errors import InvalidInputError
 from memvault.models import describe_errors
@@ -43,8 +44,10 @@ class CliContext:
         if self._service is None or (with_sync and self._service.sync is None):
             if self._service is not None:
                 self._service.store.close()
+            settings = self.settings()
+            log_destination.choose(settings.log_level, settings.log_file)
             self._service = open_service(
-                self.settings(),
+                settings,
                 with_sync=with_sync,
                 store_path=SCRATCH_STORE if self._scratch else None,
                 tool="cli",

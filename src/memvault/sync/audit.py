@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from memvault import log_destination
 from memvault.models import SyncDirection, SyncEvent, SyncResult
 from memvault.store import LocalStore
 
@@ -100,7 +101,7 @@ def log_event(operation: str, event: SyncEvent, **extra: Any) -> None:
         **extra,
     }
     if not structlog.is_configured():  # e.g. a CLI command: stdout is for its own output
-        configure_logging()
+        configure_logging(log_destination.level, file=log_destination.file)
     log = structlog.get_logger("memvault.sync")
     if event.result in (SyncResult.FAILED, SyncResult.PARTIAL):
         log.warning("sync", **fields)
