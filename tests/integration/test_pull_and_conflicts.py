@@ -299,6 +299,8 @@ def test_concurrent_edits_converge_on_the_last_write_and_the_loser_records_the_c
     # 4. The conflict is a sync operation of its own: one log line with both versions.
     [line] = [line for line in sync_log() if line["operation"] == "conflict"]
     assert (line["winner"], line["memory_ids"]) == ("remote", [str(original.id)])
+    assert {"id", "direction", "result", "count", "duration_ms", "retries", "error"} <= set(line)
+    assert (line["level"], line["direction"], line["count"]) == ("warning", "remote_to_local", 1)
     for side, version in (("local", a_v2), ("remote", b_v2)):
         assert line[side] == {
             "sync_version": 2,

@@ -92,8 +92,9 @@ class SyncTimer:
         return event
 
 
-def log_event(operation: str, event: SyncEvent, **extra: Any) -> None:
-    """One JSON line with the SyncEvent's fields (ids are capped at 50 to keep lines short)."""
+def log_event(operation: str, event: SyncEvent, *, warn: bool = False, **extra: Any) -> None:
+    """One JSON line with the SyncEvent's fields (ids are capped at 50 to keep lines short); a
+    warning when the operation failed, partly failed, or `warn` says it needs attention."""
     fields = {
         "operation": operation,
         **event.model_dump(mode="json", exclude={"memory_ids", "created_at"}),
@@ -103,7 +104,7 @@ def log_event(operation: str, event: SyncEvent, **extra: Any) -> None:
     if not structlog.is_configured():  # e.g. a CLI command: stdout is for its own output
         configure_logging(log_destination.level, file=log_destination.file)
     log = structlog.get_logger("memvault.sync")
-    if event.result in (SyncResult.FAILED, SyncResult.PARTIAL):
+    if warn or event.result in (SyncResult.FAILED, SyncResult.PARTIAL):
         log.warning("sync", **fields)
     else:
         log.info("sync", **fields)
@@ -118,6 +119,7 @@ def log_operation(
     *,
     retries: int = 0,
     error: str | None = None,
+    warn: bool = False,
     **extra: Any,
 ) -> None:
     """The JSON line, in the SyncEvent shape, of an operation whose durable record is kept
@@ -134,4 +136,4 @@ def log_operation(
         error=error,
         created_at=now,
     )
-    log_event(operation, event, **extra)
+    log_event(operation, event, warn=warn, **extra)

@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-import structlog
 from pydantic import BaseModel
 
 from memvault.errors import NotFoundError
@@ -22,6 +21,7 @@ from memvault.models import Memory, SyncDirection, SyncResult, UtcDatetime
 from memvault.service import parse_id
 from memvault.store import LocalStore
 from memvault.store.local import ReplicationState
+from memvault.sync.audit import log_operation
 
 Winner = Literal["local", "remote"]
 
@@ -111,16 +111,16 @@ def resolve_conflicts(
     return store.synclog.resolve_conflicts(str(parsed), clock())
 
 
-def log_conflict(local: Memory, remote: Memory, winner: Winner) -> None:
-    """The JSON log line of one conflict: a sync operation of its own (invariant 7); its durable
-    record is the row in the conflicts table."""
-    structlog.get_logger("memvault.sync").warning(
-        "sync",
-        operation="conflict",
-        direction=SyncDirection.REMOTE_TO_LOCAL.value,
-        result=SyncResult.SUCCESS.value,
-        count=1,
-        memory_ids=[str(local.id)],
+def log_conflict(local: Memory, remote: Memory, winner: Winner, now: datetime) -> None:
+    """The JSON log line of one conflict (a warning): a sync operation of its own (invariant
+    7); its durable record is the row in the conflicts table."""
+    log_operation(
+        "conflict",
+        SyncDirection.REMOTE_TO_LOCAL,
+        SyncResult.SUCCESS,
+        [local.id],
+        now,
+        warn=True,
         winner=winner,
         local=_version_summary(local),
         remote=_version_summary(remote),

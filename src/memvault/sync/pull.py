@@ -134,7 +134,7 @@ async def _apply_page(
             if decision.verdict in (Verdict.INSERT, Verdict.UPDATE) or decision.conflict:
                 changed.append(mid)
             if decision.conflict is not None and write is not None and write.conflict:
-                log_conflict(write.conflict[0], write.conflict[1], decision.conflict)
+                log_conflict(write.conflict[0], write.conflict[1], decision.conflict, now)
         waiting = {mid: waiting[mid] for mid in waiting if mid in skipped}
         if not waiting:
             return changed
