@@ -92,7 +92,8 @@ def test_the_intro_states_the_contract(rendered: str) -> None:
         "over 1 MiB are refused with 413",
         "422",
         "404",
-        "MCP over streamable HTTP at `/mcp`, see docs/agents.md",
+        "the MCP tools over streamable HTTP at `/mcp`",
+        "see [agents.md](agents.md)",
     ):
         assert fact in intro
 

@@ -73,7 +73,8 @@ def _intro(openapi: dict[str, Any], error_type: str) -> list[str]:
         "with 413; validation errors are 422 with one message per field; unknown ids are 404. "
         f"Every error has one shape, {error_type}: "
         '`{"error": code, "message": sentence, "details": [{"field", "message"}]}`.',
-        "- **MCP**: MCP over streamable HTTP at `/mcp`, see docs/agents.md.",
+        "- **MCP**: the MCP tools over streamable HTTP at `/mcp` (the MCP protocol, not REST; "
+        "writes need the bearer token like any other): see [agents.md](agents.md).",
         "",
     ]
 
