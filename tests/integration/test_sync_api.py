@@ -203,3 +203,9 @@ def test_trigger_status_and_bootstrap(memvault_server: MemvaultServer, tmp_path:
     counts = dry.json()
     assert {"recovered", "skipped", "conflicts"} <= set(counts)
     assert counts["recovered"] + counts["skipped"] == 3
+
+    # A moment without a timezone is bad input, said as such: not a server error.
+    naive = httpx.post(f"{url}/api/recovery/bootstrap", json={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422, naive.text
+    assert naive.json()["details"][0]["field"] == "since"
+    assert "timezone offset" in naive.json()["details"][0]["message"]

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from memvault.api.routes_memories import MemoryOut
+from memvault.models import UtcDatetime
 from memvault.sync.ingest import IngestMemory
 
 # The status route has always sent `datetime.isoformat()` (`+00:00`, not pydantic's `Z`).
@@ -44,7 +45,7 @@ class BootstrapRequest(BaseModel):
     project_id: str | None = Field(
         default=None, description="Only this project's memories (default: every project)"
     )
-    since: datetime | None = Field(
+    since: UtcDatetime | None = Field(
         default=None,
         description="Only memories updated at or after this moment (with a timezone offset)",
     )
