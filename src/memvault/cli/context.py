@@ -81,13 +81,19 @@ class CliContext:
             return self.run_with_replica(replica)
         return local(self.service())
 
-    def run_with_replica(self, work: Callable[[MemoryService], Awaitable[T]]) -> T:
-        """Run async `work` against the service with its replica, closing the driver after."""
+    def logging_settings(self) -> Settings:
+        """Settings, with structured logging configured from them now (MEMVAULT_LOG_LEVEL,
+        MEMVAULT_LOG_FILE; stderr by default): for commands whose stdout is owned by --json,
+        an agent or MCP, and whose logs come from more than sync lines."""
         from memvault.sync.audit import configure_logging
 
-        # Sync operations log JSON lines; they go to stderr so --json output stays clean.
         settings = self.settings()
         configure_logging(settings.log_level, file=settings.log_file)
+        return settings
+
+    def run_with_replica(self, work: Callable[[MemoryService], Awaitable[T]]) -> T:
+        """Run async `work` against the service with its replica, closing the driver after."""
+        self.logging_settings()
         service = self.service(with_sync=True)
 
         async def main() -> T:

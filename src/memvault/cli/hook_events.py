@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from memvault.cli.context import cli_context
-from memvault.config import Settings
 
 
 class AgentName(StrEnum):
@@ -33,7 +32,7 @@ def session_start(ctx: typer.Context, agent: AgentOption) -> None:
     from memvault.hooks import read_input, session_start
 
     hook, warning = read_input(sys.stdin.read())
-    output, notes = session_start(_settings(ctx), agent.value, hook)
+    output, notes = session_start(cli_context(ctx).logging_settings(), agent.value, hook)
     for line in [warning, *notes]:
         if line:
             typer.echo(line, err=True)
@@ -47,16 +46,7 @@ def session_end(ctx: typer.Context, agent: AgentOption) -> None:
     from memvault.hooks import read_input, session_end
 
     hook, warning = read_input(sys.stdin.read())
-    for line in [warning, *session_end(_settings(ctx), hook)]:
+    for line in [warning, *session_end(cli_context(ctx).logging_settings(), hook)]:
         if line:
             typer.echo(line, err=True)
     typer.echo("{}")  # Gemini CLI reads stdout as JSON; the others ignore it
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """Settings, with the JSON log lines (a recovery's) kept off stdout, which the agent reads."""
-    from memvault.sync.audit import configure_logging
-
-    settings = cli_context(ctx).settings()
-    configure_logging(settings.log_level, file=settings.log_file)
-    return settings

@@ -21,11 +21,9 @@ def mcp(ctx: typer.Context) -> None:
     """Serve memvault's MCP tools over stdio (for agents' MCP configuration)."""
     # Imported here so that every other command starts without loading the MCP SDK.
     from memvault.mcp_server import build_mcp_server
-    from memvault.sync.audit import configure_logging
 
     context = cli_context(ctx)
-    settings = context.settings()
-    configure_logging(settings.log_level, file=settings.log_file)  # stderr: stdout is MCP's
+    context.logging_settings()  # stdout is the MCP channel
     service = context.service(with_sync=True)
     service.tool = "mcp"  # destruction alerts name the face the deletes came through
 
